@@ -1,0 +1,1 @@
+//! Portcullis authenticate role (built in its own issue).

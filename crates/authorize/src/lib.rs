@@ -1,0 +1,1 @@
+//! Portcullis authorize role (built in its own issue).

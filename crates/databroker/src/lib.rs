@@ -1,0 +1,1 @@
+//! Portcullis databroker role (built in its own issue).

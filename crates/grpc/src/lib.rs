@@ -1,0 +1,1 @@
+//! Portcullis grpc role (built in its own issue).

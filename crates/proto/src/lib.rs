@@ -1,0 +1,1 @@
+//! Portcullis proto role (built in its own issue).

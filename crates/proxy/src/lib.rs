@@ -1,0 +1,1 @@
+//! Portcullis proxy role (built in its own issue).
