@@ -1,0 +1,77 @@
+//! `portcullis run`: start the roles named by `services`, wait for a signal, drain.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use portcullis_config::Config;
+use tokio::sync::watch;
+
+/// How long in-flight work may take to finish after SIGTERM/SIGINT.
+const GRACE_PERIOD: Duration = Duration::from_secs(30);
+
+/// One line describing what a configuration runs.
+pub(crate) fn summary(config: &Config) -> String {
+    let s = config.services;
+    let roles: Vec<&str> = [
+        (s.proxy, "proxy"),
+        (s.authorize, "authorize"),
+        (s.authenticate, "authenticate"),
+        (s.databroker, "databroker"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    format!("services: {}; {} route(s)", roles.join(","), config.routes.len())
+}
+
+/// Runs until a signal arrives and every role has drained (or the grace period ends).
+pub(crate) fn run(config: Config) -> ExitCode {
+    crate::telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        if config.shared_secret_generated {
+            tracing::warn!("no shared_secret configured: using a random one for this process");
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut roles = match crate::roles::start(&config, stop_rx).await {
+            Ok(roles) => roles,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(summary = %summary(&config), "started");
+        let failed = tokio::select! {
+            signal = shutdown_signal() => {
+                tracing::info!(signal, "shutting down");
+                false
+            }
+            result = roles.first_exit() => {
+                tracing::error!(error = ?result, "a role stopped unexpectedly; shutting down");
+                true
+            }
+        };
+        let _ = stop_tx.send(true);
+        if tokio::time::timeout(GRACE_PERIOD, roles.join_all()).await.is_err() {
+            tracing::warn!(grace_period = ?GRACE_PERIOD, "roles did not drain in time");
+        }
+        if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    })
+}
+
+/// Resolves with the signal's name on SIGTERM or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("cannot install a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("cannot install a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
