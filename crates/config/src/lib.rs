@@ -65,7 +65,7 @@ impl Config {
         let mut problems = problem::Collector::default();
         let (raw, routes) = source::read(&root, env, &mut problems)?;
         let mut random_key = random_key;
-        match validate::validate(raw, routes, &mut random_key, &mut problems) {
+        match validate::validate(&raw, routes, &mut random_key, &mut problems) {
             Some(config) if problems.problems.is_empty() => Ok(config),
             _ => {
                 let mut problems = problems.problems;

@@ -32,10 +32,19 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("tracing_zipkin_endpoint", ""),
     ("jwt_issuer_format", ""),
     ("jwt_groups_filter", ""),
-    ("codec_type", ": portcullis negotiates HTTP/1.1 and HTTP/2 itself"),
+    (
+        "codec_type",
+        ": portcullis negotiates HTTP/1.1 and HTTP/2 itself",
+    ),
     ("envoy_admin_address", ": portcullis has no Envoy inside"),
-    ("envoy_admin_access_log_path", ": portcullis has no Envoy inside"),
-    ("envoy_admin_profile_path", ": portcullis has no Envoy inside"),
+    (
+        "envoy_admin_access_log_path",
+        ": portcullis has no Envoy inside",
+    ),
+    (
+        "envoy_admin_profile_path",
+        ": portcullis has no Envoy inside",
+    ),
     ("idp_service_account", ""),
     ("idp_refresh_directory_interval", ""),
     ("idp_refresh_directory_timeout", ""),
@@ -48,10 +57,22 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("authorize_log_fields", ""),
     ("access_log_fields", ""),
     ("grpc_client_timeout", ""),
-    ("grpc_client_dns_roundrobin", ": portcullis always balances over every DNS address"),
-    ("databroker_storage_cert_file", ": put TLS options in the connection string"),
-    ("databroker_storage_key_file", ": put TLS options in the connection string"),
-    ("databroker_storage_ca_file", ": put TLS options in the connection string"),
+    (
+        "grpc_client_dns_roundrobin",
+        ": portcullis always balances over every DNS address",
+    ),
+    (
+        "databroker_storage_cert_file",
+        ": put TLS options in the connection string",
+    ),
+    (
+        "databroker_storage_key_file",
+        ": put TLS options in the connection string",
+    ),
+    (
+        "databroker_storage_ca_file",
+        ": put TLS options in the connection string",
+    ),
     ("databroker_storage_cert_skip_verify", ""),
     ("programmatic_redirect_domain_whitelist", ""),
     ("headers", ": use `set_response_headers`"),
@@ -60,8 +81,14 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("metrics_certificate", ""),
     ("metrics_client_ca", ""),
     ("google_cloud_serverless_authentication_service_account", ""),
-    ("authenticate_callback_path", ": the callback is always /oauth2/callback"),
-    ("forward_auth_url", ": forward-auth is served at /.portcullis/verify on every route host"),
+    (
+        "authenticate_callback_path",
+        ": the callback is always /oauth2/callback",
+    ),
+    (
+        "forward_auth_url",
+        ": forward-auth is served at /.portcullis/verify on every route host",
+    ),
     // route keys
     ("allowed_groups", ": use a `policy` with `groups`"),
     ("host_rewrite", ""),

@@ -36,7 +36,7 @@ pub enum ConfigError {
         source: portcullis_yaml::YamlError,
     },
     /// The YAML is well formed but some values are wrong; every problem is listed.
-    #[error("{}", Problems { file: file, problems: problems })]
+    #[error("{}", Problems { file, problems })]
     Invalid {
         /// The file name, to prefix line numbers with.
         file: String,

@@ -150,7 +150,11 @@ pub(crate) fn read_map(
     mut set: impl FnMut(&str, &Node, &str, &mut Collector) -> bool,
 ) {
     let Some(entries) = node.as_map() else {
-        let name = if path.is_empty() { "the configuration" } else { path };
+        let name = if path.is_empty() {
+            "the configuration"
+        } else {
+            path
+        };
         problems.add(
             name,
             Some(&node.origin),

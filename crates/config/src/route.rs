@@ -105,9 +105,11 @@ pub(crate) fn validate_route(
     let mut to = Vec::new();
     match &raw.to {
         None => problems.add(key("to"), Some(origin), "every route needs `to`"),
-        Some(s) if s.value.0.is_empty() => {
-            problems.add(key("to"), Some(&s.origin), "needs at least one upstream URL")
-        }
+        Some(s) if s.value.0.is_empty() => problems.add(
+            key("to"),
+            Some(&s.origin),
+            "needs at least one upstream URL",
+        ),
         Some(s) => {
             for item in &s.value.0 {
                 match parse_upstream(item) {
@@ -119,10 +121,16 @@ pub(crate) fn validate_route(
     }
 
     let path = path_match(&raw, &key, problems);
-    if let Some(p) = &raw.prefix_rewrite {
-        if !p.value.starts_with('/') {
-            problems.add(key("prefix_rewrite"), Some(&p.origin), "must start with `/`");
-        }
+    if let Some(p) = raw
+        .prefix_rewrite
+        .as_ref()
+        .filter(|p| !p.value.starts_with('/'))
+    {
+        problems.add(
+            key("prefix_rewrite"),
+            Some(&p.origin),
+            "must start with `/`",
+        );
     }
     for (field, map) in [
         ("set_request_headers", &raw.set_request_headers),
@@ -133,7 +141,12 @@ pub(crate) fn validate_route(
         }
     }
     if let Some(l) = &raw.remove_request_headers {
-        check_header_names(l.value.0.iter(), &key("remove_request_headers"), &l.origin, problems);
+        check_header_names(
+            l.value.0.iter(),
+            &key("remove_request_headers"),
+            &l.origin,
+            problems,
+        );
     }
     let timeout = duration(&raw.timeout, &key("timeout"), problems).unwrap_or(defaults.timeout);
     let idle_timeout = duration(&raw.idle_timeout, &key("idle_timeout"), problems);
@@ -184,8 +197,14 @@ pub(crate) fn validate_route(
         prefix_rewrite: raw.prefix_rewrite.map(|s| s.value),
         preserve_host_header: flag(&raw.preserve_host_header),
         set_request_headers: raw.set_request_headers.map(|s| s.value).unwrap_or_default(),
-        remove_request_headers: raw.remove_request_headers.map(|s| s.value.0).unwrap_or_default(),
-        set_response_headers: raw.set_response_headers.map(|s| s.value).unwrap_or_default(),
+        remove_request_headers: raw
+            .remove_request_headers
+            .map(|s| s.value.0)
+            .unwrap_or_default(),
+        set_response_headers: raw
+            .set_response_headers
+            .map(|s| s.value)
+            .unwrap_or_default(),
         pass_identity_headers: raw
             .pass_identity_headers
             .map_or(defaults.pass_identity_headers, |s| s.value),
@@ -232,19 +251,18 @@ fn parse_from(text: &str) -> Result<Url, String> {
 fn parse_upstream(text: &str) -> Result<Upstream, String> {
     let (url_text, weight) = match text.rsplit_once(',') {
         Some((u, w)) => {
-            let weight: u32 = w
-                .trim()
-                .parse()
-                .ok()
-                .filter(|w| *w > 0)
-                .ok_or_else(|| format!("{text:?}: the weight after `,` must be a positive integer"))?;
+            let weight: u32 = w.trim().parse().ok().filter(|w| *w > 0).ok_or_else(|| {
+                format!("{text:?}: the weight after `,` must be a positive integer")
+            })?;
             (u, weight)
         }
         None => (text, 1),
     };
     let url = Url::parse(url_text.trim()).map_err(|e| format!("{url_text:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https" | "h2c") {
-        return Err(format!("{url_text:?}: the scheme must be http, https or h2c"));
+        return Err(format!(
+            "{url_text:?}: the scheme must be http, https or h2c"
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{url_text:?} has no host"));
@@ -253,10 +271,14 @@ fn parse_upstream(text: &str) -> Result<Upstream, String> {
 }
 
 fn path_match(raw: &RawRoute, key: &dyn Fn(&str) -> String, p: &mut Collector) -> PathMatch {
-    let set: Vec<_> = [("prefix", &raw.prefix), ("path", &raw.path), ("regex", &raw.regex)]
-        .into_iter()
-        .filter_map(|(name, v)| v.as_ref().map(|v| (name, v)))
-        .collect();
+    let set: Vec<_> = [
+        ("prefix", &raw.prefix),
+        ("path", &raw.path),
+        ("regex", &raw.regex),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.as_ref().map(|v| (name, v)))
+    .collect();
     match set.as_slice() {
         [] => PathMatch::Any,
         [(name, v)] => {
@@ -270,7 +292,11 @@ fn path_match(raw: &RawRoute, key: &dyn Fn(&str) -> String, p: &mut Collector) -
                 _ => match regex::Regex::new(&format!("^(?:{})$", v.value)) {
                     Ok(re) => PathMatch::Regex(re),
                     Err(e) => {
-                        p.add(key(name), Some(&v.origin), format!("is not a valid regex: {e}"));
+                        p.add(
+                            key(name),
+                            Some(&v.origin),
+                            format!("is not a valid regex: {e}"),
+                        );
                         PathMatch::Any
                     }
                 },
@@ -290,14 +316,22 @@ fn path_match(raw: &RawRoute, key: &dyn Fn(&str) -> String, p: &mut Collector) -
 fn custom_ca(raw: &RawRoute, key: &dyn Fn(&str) -> String, p: &mut Collector) -> Option<Vec<u8>> {
     let (field, pem, origin) = match (&raw.tls_custom_ca, &raw.tls_custom_ca_file) {
         (Some(a), Some(_)) => {
-            p.add(key("tls_custom_ca"), Some(&a.origin), "set only one of `tls_custom_ca` and `tls_custom_ca_file`");
+            p.add(
+                key("tls_custom_ca"),
+                Some(&a.origin),
+                "set only one of `tls_custom_ca` and `tls_custom_ca_file`",
+            );
             return None;
         }
         (Some(a), None) => ("tls_custom_ca", pem_text(&a.value), &a.origin),
         (None, Some(f)) => match std::fs::read(&f.value) {
             Ok(bytes) => ("tls_custom_ca_file", bytes, &f.origin),
             Err(e) => {
-                p.add(key("tls_custom_ca_file"), Some(&f.origin), format!("cannot read {:?}: {e}", f.value));
+                p.add(
+                    key("tls_custom_ca_file"),
+                    Some(&f.origin),
+                    format!("cannot read {:?}: {e}", f.value),
+                );
                 return None;
             }
         },
@@ -321,9 +355,15 @@ pub(crate) fn check_header_names<'a>(
 ) {
     for name in names {
         let token = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token {
-            p.add(key, Some(origin), format!("{name:?} is not a valid header name"));
+            p.add(
+                key,
+                Some(origin),
+                format!("{name:?} is not a valid header name"),
+            );
         }
     }
 }

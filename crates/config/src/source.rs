@@ -70,7 +70,11 @@ pub(crate) fn read(
     read_map(&merged, "", &known, p, |key, node, path, p| {
         if let Some(route_key) = ROUTE_KEYS.iter().find(|k| **k == key) {
             if let Some(first) = route_key_seen.replace(route_key) {
-                p.add(path, Some(&node.origin), format!("set only one of `{first}` and `{key}`"));
+                p.add(
+                    path,
+                    Some(&node.origin),
+                    format!("set only one of `{first}` and `{key}`"),
+                );
             }
             routes = read_routes(node, p);
             return true;
@@ -83,7 +87,11 @@ pub(crate) fn read(
 fn read_routes(node: &Node, p: &mut Collector) -> Vec<RawRouteEntry> {
     let Some(items) = node.as_seq() else {
         if !node.is_null() {
-            p.add("routes", Some(&node.origin), format!("expected a list of routes, found {}", node.describe()));
+            p.add(
+                "routes",
+                Some(&node.origin),
+                format!("expected a list of routes, found {}", node.describe()),
+            );
         }
         return Vec::new();
     };
@@ -95,14 +103,24 @@ fn read_routes(node: &Node, p: &mut Collector) -> Vec<RawRouteEntry> {
         .map(|(i, item)| {
             let mut raw = RawRoute::default();
             let mut policy = None;
-            read_map(item, &format!("routes[{i}]"), &known, p, |key, node, path, p| {
-                if key == "policy" {
-                    policy = Some(node.clone());
-                    return true;
-                }
-                raw.set(key, node, path, p)
-            });
-            RawRouteEntry { raw, policy, origin: item.origin.clone() }
+            read_map(
+                item,
+                &format!("routes[{i}]"),
+                &known,
+                p,
+                |key, node, path, p| {
+                    if key == "policy" {
+                        policy = Some(node.clone());
+                        return true;
+                    }
+                    raw.set(key, node, path, p)
+                },
+            );
+            RawRouteEntry {
+                raw,
+                policy,
+                origin: item.origin.clone(),
+            }
         })
         .collect()
 }
@@ -117,7 +135,10 @@ fn env_overrides(env: &BTreeMap<String, String>) -> Result<Vec<(String, Node)>, 
             structured(&var, value, ROUTE_KEYS.contains(key))?
         } else {
             Node::new(
-                NodeKind::Scalar { text: value.clone(), plain: true },
+                NodeKind::Scalar {
+                    text: value.clone(),
+                    plain: true,
+                },
                 Origin::Env(var.clone()),
             )
         };
@@ -127,12 +148,16 @@ fn env_overrides(env: &BTreeMap<String, String>) -> Result<Vec<(String, Node)>, 
 }
 
 fn structured(var: &str, value: &str, allow_base64: bool) -> Result<Node, ConfigError> {
-    let syntax = |source| ConfigError::Syntax { file: format!("environment {var}"), source };
+    let syntax = |source| ConfigError::Syntax {
+        file: format!("environment {var}"),
+        source,
+    };
     let node = Node::parse_env(var, value).map_err(syntax)?;
-    if allow_base64 && matches!(node.kind, NodeKind::Scalar { .. }) {
-        if let Some(text) = decode_base64(value).and_then(|b| String::from_utf8(b).ok()) {
-            return Node::parse_env(var, &text).map_err(syntax);
-        }
+    if allow_base64
+        && matches!(node.kind, NodeKind::Scalar { .. })
+        && let Some(text) = decode_base64(value).and_then(|b| String::from_utf8(b).ok())
+    {
+        return Node::parse_env(var, &text).map_err(syntax);
     }
     Ok(node)
 }

@@ -13,7 +13,10 @@ fn load_str(text: &str) -> Result<Config, ConfigError> {
 }
 
 fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let env: BTreeMap<String, String> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
     Config::from_sources(text, "test.yaml", &env)
 }
 
@@ -24,20 +27,33 @@ fn problems(text: &str) -> Vec<Problem> {
     }
 }
 
-const DATABROKER_ONLY: &str = "services: databroker\nshared_secret: 9OkZR6hwfmVD3a7Sfmgq58lUbFJGGz4hl/R9xbHFCAg=\n";
+const DATABROKER_ONLY: &str =
+    "services: databroker\nshared_secret: 9OkZR6hwfmVD3a7Sfmgq58lUbFJGGz4hl/R9xbHFCAg=\n";
 
 #[test]
 fn pomerium_configuration_loads() {
     let text = include_str!("../tests/fixtures/pomerium.yaml");
     let config = load_str(text).unwrap();
     assert!(config.services.is_all());
-    assert_eq!(config.address, "0.0.0.0:8443".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        config.address,
+        "0.0.0.0:8443".parse::<SocketAddr>().unwrap()
+    );
     assert_eq!(config.cookie.name, "_pomerium");
     assert_eq!(config.cookie.expire, Duration::from_secs(8 * 3600));
     assert!(!config.shared_secret_generated);
-    assert_eq!(config.idp.as_ref().unwrap().scopes, ["openid", "profile", "email", "offline_access"]);
-    assert!(matches!(config.databroker_storage, StorageOptions::Postgres { .. }));
-    assert_eq!(config.jwt_claims_headers.get("X-Email").map(String::as_str), Some("email"));
+    assert_eq!(
+        config.idp.as_ref().unwrap().scopes,
+        ["openid", "profile", "email", "offline_access"]
+    );
+    assert!(matches!(
+        config.databroker_storage,
+        StorageOptions::Postgres { .. }
+    ));
+    assert_eq!(
+        config.jwt_claims_headers.get("X-Email").map(String::as_str),
+        Some("email")
+    );
     assert_eq!(config.routes.len(), 3);
     let grafana = &config.routes[1];
     assert_eq!(grafana.to.len(), 2);
@@ -82,9 +98,13 @@ fn split_roles_need_a_shared_secret() {
 
 #[test]
 fn three_mistakes_are_all_reported_with_key_and_line() {
-    let text = "services: databroker\nshared_secret: c2hvcnQ=\naddress: nowhere\nlog_levle: debug\n";
+    let text =
+        "services: databroker\nshared_secret: c2hvcnQ=\naddress: nowhere\nlog_levle: debug\n";
     let p = problems(text);
-    let found: Vec<(&str, Option<Origin>)> = p.iter().map(|p| (p.key.as_str(), p.origin.clone())).collect();
+    let found: Vec<(&str, Option<Origin>)> = p
+        .iter()
+        .map(|p| (p.key.as_str(), p.origin.clone()))
+        .collect();
     assert_eq!(
         found,
         [
@@ -94,7 +114,11 @@ fn three_mistakes_are_all_reported_with_key_and_line() {
         ],
         "{p:?}"
     );
-    assert!(p[2].message.contains("did you mean `log_level`"), "{}", p[2].message);
+    assert!(
+        p[2].message.contains("did you mean `log_level`"),
+        "{}",
+        p[2].message
+    );
     assert!(p[0].message.contains("32 bytes"), "{}", p[0].message);
     let err = load_str(text).unwrap_err().to_string();
     assert!(err.contains("test.yaml:3: address:"), "{err}");
@@ -102,7 +126,9 @@ fn three_mistakes_are_all_reported_with_key_and_line() {
 
 #[test]
 fn wrong_types_name_key_and_line() {
-    let p = problems(&format!("{DATABROKER_ONLY}insecure_server: maybe\nroutes:\n  - from: https://a.example.com\n    to: [http://a]\n    allow_websockets: [1]\n"));
+    let p = problems(&format!(
+        "{DATABROKER_ONLY}insecure_server: maybe\nroutes:\n  - from: https://a.example.com\n    to: [http://a]\n    allow_websockets: [1]\n"
+    ));
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[0].key, "insecure_server");
     assert_eq!(p[0].origin, Some(Origin::Line(3)));
@@ -115,27 +141,48 @@ fn pomerium_keys_not_supported_yet_say_so() {
     let p = problems(&format!("{DATABROKER_ONLY}autocert: true\n"));
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].key, "autocert");
-    assert!(p[0].message.contains("does not support yet"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("does not support yet"),
+        "{}",
+        p[0].message
+    );
 }
 
 #[test]
 fn environment_overrides_file_values() {
     let config = load_env(
         &format!("{DATABROKER_ONLY}log_level: debug\ngrpc_address: :5443\n"),
-        &[("LOG_LEVEL", "warn"), ("GRPC_ADDRESS", "127.0.0.1:0"), ("INSECURE_SERVER", "true"), ("PATH", "/bin")],
+        &[
+            ("LOG_LEVEL", "warn"),
+            ("GRPC_ADDRESS", "127.0.0.1:0"),
+            ("INSECURE_SERVER", "true"),
+            ("PATH", "/bin"),
+        ],
     )
     .unwrap();
     assert_eq!(config.log_level, LogLevel::Warn);
-    assert_eq!(config.grpc_address, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
+    assert_eq!(
+        config.grpc_address,
+        "127.0.0.1:0".parse::<SocketAddr>().unwrap()
+    );
     assert!(config.insecure_server);
 }
 
 #[test]
 fn environment_problems_name_the_variable() {
     let err = load_env(DATABROKER_ONLY, &[("COOKIE_EXPIRE", "soon")]).unwrap_err();
-    let ConfigError::Invalid { problems, .. } = &err else { panic!("{err:?}") };
-    assert_eq!(problems[0].origin, Some(Origin::Env("COOKIE_EXPIRE".into())));
-    assert!(err.to_string().contains("environment COOKIE_EXPIRE: cookie_expire:"), "{err}");
+    let ConfigError::Invalid { problems, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        problems[0].origin,
+        Some(Origin::Env("COOKIE_EXPIRE".into()))
+    );
+    assert!(
+        err.to_string()
+            .contains("environment COOKIE_EXPIRE: cookie_expire:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -171,7 +218,11 @@ fn secrets_come_from_file_variables() {
     .unwrap();
     assert_eq!(config.shared_secret.expose()[..3], [0xf4, 0xe9, 0x19]);
 
-    let config = load_str(&format!("services: databroker\nshared_secret_file: {}\n", path.display())).unwrap();
+    let config = load_str(&format!(
+        "services: databroker\nshared_secret_file: {}\n",
+        path.display()
+    ))
+    .unwrap();
     assert!(!config.shared_secret_generated);
 
     let p = problems("services: databroker\nshared_secret_file: /nonexistent/secret\n");
@@ -184,7 +235,12 @@ fn secrets_never_print() {
     let text = include_str!("../tests/fixtures/pomerium.yaml");
     let config = load_str(text).unwrap();
     let debug = format!("{config:?}");
-    for secret in [SECRET, "s3cr3t-client-value", "hunter2", "WwMtDXWaRDMBQCylle8OJ"] {
+    for secret in [
+        SECRET,
+        "s3cr3t-client-value",
+        "hunter2",
+        "WwMtDXWaRDMBQCylle8OJ",
+    ] {
         assert!(!debug.contains(secret), "{secret} printed");
     }
     assert!(debug.contains("[redacted]"));
@@ -198,7 +254,13 @@ fn route_problems_are_all_reported() {
     let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["routes[0].from", "routes[0].to", "routes[0].prefix", "routes[1].from", "routes[1].regex"],
+        [
+            "routes[0].from",
+            "routes[0].to",
+            "routes[0].prefix",
+            "routes[1].from",
+            "routes[1].regex"
+        ],
         "{p:?}"
     );
 }

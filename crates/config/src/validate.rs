@@ -31,13 +31,14 @@ pub(crate) struct RawRouteEntry {
 pub(crate) type KeySource<'a> = &'a mut dyn FnMut() -> [u8; 32];
 
 pub(crate) fn validate(
-    raw: RawConfig,
+    raw: &RawConfig,
     routes: Vec<RawRouteEntry>,
     random_key: KeySource<'_>,
     p: &mut Collector,
 ) -> Option<Config> {
-    let services = services(&raw, p);
-    let authenticate_service_url = url(&raw.authenticate_service_url, "authenticate_service_url", p);
+    let services = services(raw, p);
+    let authenticate_service_url =
+        url(&raw.authenticate_service_url, "authenticate_service_url", p);
     if (services.proxy || services.authenticate) && raw.authenticate_service_url.is_none() {
         p.add(
             "authenticate_service_url",
@@ -47,17 +48,36 @@ pub(crate) fn validate(
     }
     let split = !services.is_all();
 
-    let shared_secret = key32(&raw.shared_secret, &raw.shared_secret_file, "shared_secret", p);
-    if shared_secret.is_none() && split && raw.shared_secret.is_none() && raw.shared_secret_file.is_none() {
+    let shared_secret = key32(
+        &raw.shared_secret,
+        &raw.shared_secret_file,
+        "shared_secret",
+        p,
+    );
+    if shared_secret.is_none()
+        && split
+        && raw.shared_secret.is_none()
+        && raw.shared_secret_file.is_none()
+    {
         p.add(
             "shared_secret",
             None,
             "is required when roles run as separate processes (generate one with `portcullis gen-secret`)",
         );
     }
-    let cookie_secret = key32(&raw.cookie_secret, &raw.cookie_secret_file, "cookie_secret", p);
+    let cookie_secret = key32(
+        &raw.cookie_secret,
+        &raw.cookie_secret_file,
+        "cookie_secret",
+        p,
+    );
     let needs_cookie_secret = services.proxy || services.authenticate;
-    if cookie_secret.is_none() && split && needs_cookie_secret && raw.cookie_secret.is_none() && raw.cookie_secret_file.is_none() {
+    if cookie_secret.is_none()
+        && split
+        && needs_cookie_secret
+        && raw.cookie_secret.is_none()
+        && raw.cookie_secret_file.is_none()
+    {
         p.add(
             "cookie_secret",
             None,
@@ -69,29 +89,52 @@ pub(crate) fn validate(
         name: text(&raw.cookie_name).unwrap_or_else(|| "_portcullis".to_owned()),
         secret_generated: cookie_secret.is_none(),
         secret: cookie_secret.unwrap_or_else(|| Secret::new(random_key())),
-        expire: dur(&raw.cookie_expire, "cookie_expire", p).unwrap_or(Duration::from_secs(14 * 3600)),
+        expire: dur(&raw.cookie_expire, "cookie_expire", p)
+            .unwrap_or(Duration::from_secs(14 * 3600)),
         domain: text(&raw.cookie_domain),
         same_site: same_site(&raw.cookie_same_site, p),
         http_only: raw.cookie_http_only.as_ref().is_none_or(|s| s.value),
         secure: raw.cookie_secure.as_ref().is_none_or(|s| s.value),
     };
     if cookie.same_site == SameSite::None && !cookie.secure {
-        p.add("cookie_same_site", raw.cookie_same_site.as_ref().map(|s| &s.origin), "`none` requires `cookie_secure: true`");
+        p.add(
+            "cookie_same_site",
+            raw.cookie_same_site.as_ref().map(|s| &s.origin),
+            "`none` requires `cookie_secure: true`",
+        );
     }
 
     let timeouts = Timeouts {
-        default_upstream: dur(&raw.default_upstream_timeout, "default_upstream_timeout", p).unwrap_or(Duration::from_secs(30)),
+        default_upstream: dur(&raw.default_upstream_timeout, "default_upstream_timeout", p)
+            .unwrap_or(Duration::from_secs(30)),
         read: dur(&raw.timeout_read, "timeout_read", p).unwrap_or(Duration::from_secs(30)),
         write: dur(&raw.timeout_write, "timeout_write", p).unwrap_or(Duration::ZERO),
         idle: dur(&raw.timeout_idle, "timeout_idle", p).unwrap_or(Duration::from_secs(300)),
     };
     let pass_identity_headers = raw.pass_identity_headers.as_ref().is_some_and(|s| s.value);
-    let defaults = RouteDefaults { pass_identity_headers, timeout: timeouts.default_upstream };
+    let defaults = RouteDefaults {
+        pass_identity_headers,
+        timeout: timeouts.default_upstream,
+    };
     let mut validated_routes = Vec::with_capacity(routes.len());
     for (i, entry) in routes.into_iter().enumerate() {
-        if let Some(route) = validate_route(i, entry.raw, entry.policy.as_ref(), &entry.origin, &defaults, p) {
-            if let Some(first) = validated_routes.iter().position(|r: &crate::Route| r.id == route.id) {
-                p.add(format!("routes[{i}].id"), Some(&entry.origin), format!("{:?} is already the id of routes[{first}]", route.id));
+        if let Some(route) = validate_route(
+            i,
+            entry.raw,
+            entry.policy.as_ref(),
+            &entry.origin,
+            &defaults,
+            p,
+        ) {
+            if let Some(first) = validated_routes
+                .iter()
+                .position(|r: &crate::Route| r.id == route.id)
+            {
+                p.add(
+                    format!("routes[{i}].id"),
+                    Some(&entry.origin),
+                    format!("{:?} is already the id of routes[{first}]", route.id),
+                );
             }
             validated_routes.push(route);
         }
@@ -100,42 +143,79 @@ pub(crate) fn validate(
     let config = Config {
         services,
         address: addr(&raw.address, "address", p).unwrap_or_else(|| fallback_addr(443)),
-        grpc_address: addr(&raw.grpc_address, "grpc_address", p).unwrap_or_else(|| fallback_addr(5443)),
+        grpc_address: addr(&raw.grpc_address, "grpc_address", p)
+            .unwrap_or_else(|| fallback_addr(5443)),
         http_redirect_addr: addr(&raw.http_redirect_addr, "http_redirect_addr", p),
         metrics_address: addr(&raw.metrics_address, "metrics_address", p),
         insecure_server: raw.insecure_server.as_ref().is_some_and(|s| s.value),
         grpc_insecure: raw.grpc_insecure.as_ref().is_some_and(|s| s.value),
         authenticate_service_url,
-        authenticate_internal_service_url: url(&raw.authenticate_internal_service_url, "authenticate_internal_service_url", p),
-        authorize_service_urls: urls(&raw.authorize_service_url, &raw.authorize_service_urls, "authorize_service_url", p),
-        databroker_service_urls: urls(&raw.databroker_service_url, &raw.databroker_service_urls, "databroker_service_url", p),
+        authenticate_internal_service_url: url(
+            &raw.authenticate_internal_service_url,
+            "authenticate_internal_service_url",
+            p,
+        ),
+        authorize_service_urls: urls(
+            &raw.authorize_service_url,
+            &raw.authorize_service_urls,
+            "authorize_service_url",
+            p,
+        ),
+        databroker_service_urls: urls(
+            &raw.databroker_service_url,
+            &raw.databroker_service_urls,
+            "databroker_service_url",
+            p,
+        ),
         shared_secret_generated: shared_secret.is_none(),
         shared_secret: shared_secret.unwrap_or_else(|| Secret::new(random_key())),
         cookie,
-        signing_key: signing_key(&raw, p),
-        idp: idp(&raw, services.authenticate, p),
-        databroker_storage: storage(&raw, p),
-        certificates: certificates(&raw, p),
-        jwt_claims_headers: claims_headers(&raw, p),
+        signing_key: signing_key(raw, p),
+        idp: idp(raw, services.authenticate, p),
+        databroker_storage: storage(raw, p),
+        certificates: certificates(raw, p),
+        jwt_claims_headers: claims_headers(raw, p),
         pass_identity_headers,
-        set_response_headers: raw.set_response_headers.as_ref().map(|s| {
-            check_header_names(s.value.keys(), "set_response_headers", &s.origin, p);
-            s.value.clone()
-        }).unwrap_or_default(),
-        dns_refresh_rate: dur(&raw.dns_refresh_rate, "dns_refresh_rate", p).unwrap_or(Duration::from_secs(30)),
-        dns_resolvers: dns_resolvers(&raw, p),
-        log_level: log_level(&raw, p),
-        log_format: log_format(&raw, p),
+        set_response_headers: raw
+            .set_response_headers
+            .as_ref()
+            .map(|s| {
+                check_header_names(s.value.keys(), "set_response_headers", &s.origin, p);
+                s.value.clone()
+            })
+            .unwrap_or_default(),
+        dns_refresh_rate: dur(&raw.dns_refresh_rate, "dns_refresh_rate", p)
+            .unwrap_or(Duration::from_secs(30)),
+        dns_resolvers: dns_resolvers(raw, p),
+        log_level: log_level(raw, p),
+        log_format: log_format(raw, p),
         timeouts,
         signout_redirect_url: url(&raw.signout_redirect_url, "signout_redirect_url", p),
         routes: validated_routes,
     };
-    if split && config.services.proxy && !config.services.authorize && config.authorize_service_urls.is_empty() {
-        p.add("authorize_service_url", None, "is required when the proxy runs without the authorize role");
+    if split
+        && config.services.proxy
+        && !config.services.authorize
+        && config.authorize_service_urls.is_empty()
+    {
+        p.add(
+            "authorize_service_url",
+            None,
+            "is required when the proxy runs without the authorize role",
+        );
     }
-    let needs_databroker = config.services.authorize || config.services.authenticate || config.services.proxy;
-    if split && needs_databroker && !config.services.databroker && config.databroker_service_urls.is_empty() {
-        p.add("databroker_service_url", None, "is required when roles run without the databroker role");
+    let needs_databroker =
+        config.services.authorize || config.services.authenticate || config.services.proxy;
+    if split
+        && needs_databroker
+        && !config.services.databroker
+        && config.databroker_service_urls.is_empty()
+    {
+        p.add(
+            "databroker_service_url",
+            None,
+            "is required when roles run without the databroker role",
+        );
     }
     p.problems.is_empty().then_some(config)
 }
@@ -150,29 +230,42 @@ fn text(v: &Option<Spanned<String>>) -> Option<String> {
 
 fn dur(v: &Option<Spanned<String>>, key: &str, p: &mut Collector) -> Option<Duration> {
     let s = v.as_ref()?;
-    parse_duration(&s.value).map_err(|m| p.add(key, Some(&s.origin), m)).ok()
+    parse_duration(&s.value)
+        .map_err(|m| p.add(key, Some(&s.origin), m))
+        .ok()
 }
 
 fn addr(v: &Option<Spanned<String>>, key: &str, p: &mut Collector) -> Option<SocketAddr> {
     let s = v.as_ref()?;
-    parse_listen_address(&s.value).map_err(|m| p.add(key, Some(&s.origin), m)).ok()
+    parse_listen_address(&s.value)
+        .map_err(|m| p.add(key, Some(&s.origin), m))
+        .ok()
 }
 
 fn parse_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{text:?} must be an http:// or https:// URL with a host"));
+        return Err(format!(
+            "{text:?} must be an http:// or https:// URL with a host"
+        ));
     }
     Ok(url)
 }
 
 fn url(v: &Option<Spanned<String>>, key: &str, p: &mut Collector) -> Option<Url> {
     let s = v.as_ref()?;
-    parse_url(&s.value).map_err(|m| p.add(key, Some(&s.origin), m)).ok()
+    parse_url(&s.value)
+        .map_err(|m| p.add(key, Some(&s.origin), m))
+        .ok()
 }
 
 /// `foo_service_url` and `foo_service_urls` together.
-fn urls(one: &Option<Spanned<String>>, many: &Option<Spanned<crate::raw::StringList>>, key: &str, p: &mut Collector) -> Vec<Url> {
+fn urls(
+    one: &Option<Spanned<String>>,
+    many: &Option<Spanned<crate::raw::StringList>>,
+    key: &str,
+    p: &mut Collector,
+) -> Vec<Url> {
     let mut out: Vec<Url> = url(one, key, p).into_iter().collect();
     if let Some(list) = many {
         for item in &list.value.0 {
@@ -186,17 +279,33 @@ fn urls(one: &Option<Spanned<String>>, many: &Option<Spanned<crate::raw::StringL
 }
 
 /// A secret given inline or as `<key>_file`; reads the file.
-fn secret_text(inline: &Option<Spanned<String>>, file: &Option<Spanned<String>>, key: &str, p: &mut Collector) -> Option<Spanned<String>> {
+fn secret_text(
+    inline: &Option<Spanned<String>>,
+    file: &Option<Spanned<String>>,
+    key: &str,
+    p: &mut Collector,
+) -> Option<Spanned<String>> {
     match (inline, file) {
         (Some(v), Some(_)) => {
-            p.add(key, Some(&v.origin), format!("set only one of `{key}` and `{key}_file`"));
+            p.add(
+                key,
+                Some(&v.origin),
+                format!("set only one of `{key}` and `{key}_file`"),
+            );
             None
         }
         (Some(v), None) => Some(v.clone()),
         (None, Some(f)) => match std::fs::read_to_string(&f.value) {
-            Ok(text) => Some(Spanned { value: text.trim_end().to_owned(), origin: f.origin.clone() }),
+            Ok(text) => Some(Spanned {
+                value: text.trim_end().to_owned(),
+                origin: f.origin.clone(),
+            }),
             Err(e) => {
-                p.add(format!("{key}_file"), Some(&f.origin), format!("cannot read {:?}: {e}", f.value));
+                p.add(
+                    format!("{key}_file"),
+                    Some(&f.origin),
+                    format!("cannot read {:?}: {e}", f.value),
+                );
                 None
             }
         },
@@ -204,14 +313,29 @@ fn secret_text(inline: &Option<Spanned<String>>, file: &Option<Spanned<String>>,
     }
 }
 
-fn key32(inline: &Option<Spanned<String>>, file: &Option<Spanned<String>>, key: &str, p: &mut Collector) -> Option<Key32> {
+fn key32(
+    inline: &Option<Spanned<String>>,
+    file: &Option<Spanned<String>>,
+    key: &str,
+    p: &mut Collector,
+) -> Option<Key32> {
     let s = secret_text(inline, file, key, p)?;
-    parse_key32(&s.value).map(Secret::new).map_err(|m| p.add(key, Some(&s.origin), m)).ok()
+    parse_key32(&s.value)
+        .map(Secret::new)
+        .map_err(|m| p.add(key, Some(&s.origin), m))
+        .ok()
 }
 
 fn services(raw: &RawConfig, p: &mut Collector) -> Services {
-    let Some(list) = &raw.services else { return Services::ALL };
-    let mut s = Services { proxy: false, authorize: false, authenticate: false, databroker: false };
+    let Some(list) = &raw.services else {
+        return Services::ALL;
+    };
+    let mut s = Services {
+        proxy: false,
+        authorize: false,
+        authenticate: false,
+        databroker: false,
+    };
     for name in &list.value.0 {
         match name.as_str() {
             "all" => s = Services::ALL,
@@ -235,7 +359,11 @@ fn same_site(v: &Option<Spanned<String>>, p: &mut Collector) -> SameSite {
         "strict" => SameSite::Strict,
         "none" => SameSite::None,
         other => {
-            p.add("cookie_same_site", Some(&s.origin), format!("{other:?} is not lax, strict or none"));
+            p.add(
+                "cookie_same_site",
+                Some(&s.origin),
+                format!("{other:?} is not lax, strict or none"),
+            );
             SameSite::Lax
         }
     }
@@ -244,58 +372,111 @@ fn same_site(v: &Option<Spanned<String>>, p: &mut Collector) -> SameSite {
 fn signing_key(raw: &RawConfig, p: &mut Collector) -> Option<Secret<Vec<u8>>> {
     let s = secret_text(&raw.signing_key, &raw.signing_key_file, "signing_key", p)?;
     let pem = pem_text(&s.value);
-    check_private_key(&pem).map(|()| Secret::new(pem)).map_err(|m| p.add("signing_key", Some(&s.origin), m)).ok()
+    check_private_key(&pem)
+        .map(|()| Secret::new(pem))
+        .map_err(|m| p.add("signing_key", Some(&s.origin), m))
+        .ok()
 }
 
 fn idp(raw: &RawConfig, required: bool, p: &mut Collector) -> Option<IdpOptions> {
-    let secret = secret_text(&raw.idp_client_secret, &raw.idp_client_secret_file, "idp_client_secret", p);
+    let secret = secret_text(
+        &raw.idp_client_secret,
+        &raw.idp_client_secret_file,
+        "idp_client_secret",
+        p,
+    );
     let provider_url = url(&raw.idp_provider_url, "idp_provider_url", p);
-    let any_set = raw.idp_provider_url.is_some() || raw.idp_client_id.is_some() || raw.idp_provider.is_some();
+    let any_set =
+        raw.idp_provider_url.is_some() || raw.idp_client_id.is_some() || raw.idp_provider.is_some();
     if !required && !any_set {
         return None;
     }
-    for (key, missing) in [("idp_provider_url", raw.idp_provider_url.is_none()), ("idp_client_id", raw.idp_client_id.is_none())] {
+    for (key, missing) in [
+        ("idp_provider_url", raw.idp_provider_url.is_none()),
+        ("idp_client_id", raw.idp_client_id.is_none()),
+    ] {
         if missing {
-            p.add(key, None, "is required for the authenticate role (the OpenID Connect issuer and client)");
+            p.add(
+                key,
+                None,
+                "is required for the authenticate role (the OpenID Connect issuer and client)",
+            );
         }
     }
     let provider = text(&raw.idp_provider).unwrap_or_else(|| "oidc".to_owned());
-    const OIDC_PROVIDERS: &[&str] = &["oidc", "google", "okta", "auth0", "azure", "onelogin", "ping", "keycloak", "cognito", "gitlab"];
+    const OIDC_PROVIDERS: &[&str] = &[
+        "oidc", "google", "okta", "auth0", "azure", "onelogin", "ping", "keycloak", "cognito",
+        "gitlab",
+    ];
     if !OIDC_PROVIDERS.contains(&provider.as_str()) {
         let origin = raw.idp_provider.as_ref().map(|s| &s.origin);
-        p.add("idp_provider", origin, format!("{provider:?} is not supported yet (OpenID Connect providers: {})", OIDC_PROVIDERS.join(", ")));
+        p.add(
+            "idp_provider",
+            origin,
+            format!(
+                "{provider:?} is not supported yet (OpenID Connect providers: {})",
+                OIDC_PROVIDERS.join(", ")
+            ),
+        );
     }
     Some(IdpOptions {
         provider,
         provider_url: provider_url?,
         client_id: text(&raw.idp_client_id)?,
         client_secret: Secret::new(secret.map(|s| s.value).unwrap_or_default()),
-        scopes: raw.idp_scopes.as_ref().map(|s| s.value.0.clone()).unwrap_or_else(|| {
-            ["openid", "profile", "email", "offline_access"].map(str::to_owned).to_vec()
-        }),
+        scopes: raw
+            .idp_scopes
+            .as_ref()
+            .map(|s| s.value.0.clone())
+            .unwrap_or_else(|| {
+                ["openid", "profile", "email", "offline_access"]
+                    .map(str::to_owned)
+                    .to_vec()
+            }),
     })
 }
 
 fn storage(raw: &RawConfig, p: &mut Collector) -> StorageOptions {
-    let connection = secret_text(&raw.databroker_storage_connection_string, &raw.databroker_storage_connection_string_file, "databroker_storage_connection_string", p);
+    let connection = secret_text(
+        &raw.databroker_storage_connection_string,
+        &raw.databroker_storage_connection_string_file,
+        "databroker_storage_connection_string",
+        p,
+    );
     let kind = raw.databroker_storage_type.as_ref();
     match kind.map(|s| s.value.as_str()) {
         None | Some("memory") => StorageOptions::Memory,
         Some("postgres") => match connection {
-            Some(c) if c.value.starts_with("postgres://") || c.value.starts_with("postgresql://") => {
-                StorageOptions::Postgres { connection_string: Secret::new(c.value) }
+            Some(c)
+                if c.value.starts_with("postgres://") || c.value.starts_with("postgresql://") =>
+            {
+                StorageOptions::Postgres {
+                    connection_string: Secret::new(c.value),
+                }
             }
             Some(c) => {
-                p.add("databroker_storage_connection_string", Some(&c.origin), "must be a postgres:// or postgresql:// URL");
+                p.add(
+                    "databroker_storage_connection_string",
+                    Some(&c.origin),
+                    "must be a postgres:// or postgresql:// URL",
+                );
                 StorageOptions::Memory
             }
             None => {
-                p.add("databroker_storage_connection_string", None, "is required when `databroker_storage_type` is postgres");
+                p.add(
+                    "databroker_storage_connection_string",
+                    None,
+                    "is required when `databroker_storage_type` is postgres",
+                );
                 StorageOptions::Memory
             }
         },
         Some(other) => {
-            p.add("databroker_storage_type", kind.map(|s| &s.origin), format!("{other:?} is not memory or postgres"));
+            p.add(
+                "databroker_storage_type",
+                kind.map(|s| &s.origin),
+                format!("{other:?} is not memory or postgres"),
+            );
             StorageOptions::Memory
         }
     }
@@ -311,11 +492,18 @@ fn pem_value(value: &str, maybe_path: bool) -> Result<Vec<u8>, String> {
 
 fn certificates(raw: &RawConfig, p: &mut Collector) -> Vec<CertificatePair> {
     let mut out = Vec::new();
-    let mut add = |key: &str, origin: &portcullis_yaml::Origin, cert: Result<Vec<u8>, String>, key_pem: Result<Vec<u8>, String>, p: &mut Collector| {
+    let mut add = |key: &str,
+                   origin: &portcullis_yaml::Origin,
+                   cert: Result<Vec<u8>, String>,
+                   key_pem: Result<Vec<u8>, String>,
+                   p: &mut Collector| {
         let cert = cert.and_then(|c| check_certificates(&c).map(|_| c));
         let key_pem = key_pem.and_then(|k| check_private_key(&k).map(|()| k));
         match (cert, key_pem) {
-            (Ok(cert_pem), Ok(key_pem)) => out.push(CertificatePair { cert_pem, key_pem: Secret::new(key_pem) }),
+            (Ok(cert_pem), Ok(key_pem)) => out.push(CertificatePair {
+                cert_pem,
+                key_pem: Secret::new(key_pem),
+            }),
             (c, k) => {
                 for m in [c.err(), k.err()].into_iter().flatten() {
                     p.add(key, Some(origin), m);
@@ -325,16 +513,40 @@ fn certificates(raw: &RawConfig, p: &mut Collector) -> Vec<CertificatePair> {
     };
     if let Some(list) = &raw.certificates {
         for (i, c) in list.value.iter().enumerate() {
-            add(&format!("certificates[{i}]"), &list.origin, pem_value(&c.cert, true), pem_value(&c.key, true), p);
+            add(
+                &format!("certificates[{i}]"),
+                &list.origin,
+                pem_value(&c.cert, true),
+                pem_value(&c.key, true),
+                p,
+            );
         }
     }
-    let read = |v: &Spanned<String>| std::fs::read(&v.value).map_err(|e| format!("cannot read {:?}: {e}", v.value));
-    let pair = match (&raw.certificate, &raw.certificate_key, &raw.certificate_file, &raw.certificate_key_file) {
-        (Some(c), Some(k), None, None) => Some(("certificate", c.origin.clone(), Ok(pem_text(&c.value)), Ok(pem_text(&k.value)))),
-        (None, None, Some(c), Some(k)) => Some(("certificate_file", c.origin.clone(), read(c), read(k))),
+    let read = |v: &Spanned<String>| {
+        std::fs::read(&v.value).map_err(|e| format!("cannot read {:?}: {e}", v.value))
+    };
+    let pair = match (
+        &raw.certificate,
+        &raw.certificate_key,
+        &raw.certificate_file,
+        &raw.certificate_key_file,
+    ) {
+        (Some(c), Some(k), None, None) => Some((
+            "certificate",
+            c.origin.clone(),
+            Ok(pem_text(&c.value)),
+            Ok(pem_text(&k.value)),
+        )),
+        (None, None, Some(c), Some(k)) => {
+            Some(("certificate_file", c.origin.clone(), read(c), read(k)))
+        }
         (None, None, None, None) => None,
         (c, k, cf, kf) => {
-            let origin = [c, k, cf, kf].into_iter().flatten().next().map(|s| &s.origin);
+            let origin = [c, k, cf, kf]
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|s| &s.origin);
             p.add("certificate", origin, "give `certificate` with `certificate_key`, or `certificate_file` with `certificate_key_file`");
             None
         }
@@ -346,35 +558,62 @@ fn certificates(raw: &RawConfig, p: &mut Collector) -> Vec<CertificatePair> {
 }
 
 fn claims_headers(raw: &RawConfig, p: &mut Collector) -> BTreeMap<String, String> {
-    let Some(s) = &raw.jwt_claims_headers else { return BTreeMap::new() };
+    let Some(s) = &raw.jwt_claims_headers else {
+        return BTreeMap::new();
+    };
     let map: BTreeMap<String, String> = match &s.value {
         ClaimsHeaders::Map(m) => m.clone(),
-        ClaimsHeaders::List(claims) => claims.iter().map(|c| (format!("X-Portcullis-Claim-{}", title_case(c)), c.clone())).collect(),
+        ClaimsHeaders::List(claims) => claims
+            .iter()
+            .map(|c| (format!("X-Portcullis-Claim-{}", title_case(c)), c.clone()))
+            .collect(),
     };
     check_header_names(map.keys(), "jwt_claims_headers", &s.origin, p);
     map
 }
 
 fn title_case(claim: &str) -> String {
-    claim.split(['_', '-']).map(|w| {
-        let mut c = w.chars();
-        c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
-    }).collect::<Vec<_>>().join("-")
+    claim
+        .split(['_', '-'])
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn dns_resolvers(raw: &RawConfig, p: &mut Collector) -> Vec<SocketAddr> {
-    let Some(list) = &raw.dns_resolvers else { return Vec::new() };
-    list.value.0.iter().filter_map(|r| {
-        let parsed = r.parse::<SocketAddr>().ok().or_else(|| r.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
-        if parsed.is_none() {
-            p.add("dns_resolvers", Some(&list.origin), format!("{r:?} is not an IP address or IP:port"));
-        }
-        parsed
-    }).collect()
+    let Some(list) = &raw.dns_resolvers else {
+        return Vec::new();
+    };
+    list.value
+        .0
+        .iter()
+        .filter_map(|r| {
+            let parsed = r.parse::<SocketAddr>().ok().or_else(|| {
+                r.parse::<std::net::IpAddr>()
+                    .ok()
+                    .map(|ip| SocketAddr::new(ip, 53))
+            });
+            if parsed.is_none() {
+                p.add(
+                    "dns_resolvers",
+                    Some(&list.origin),
+                    format!("{r:?} is not an IP address or IP:port"),
+                );
+            }
+            parsed
+        })
+        .collect()
 }
 
 fn log_level(raw: &RawConfig, p: &mut Collector) -> LogLevel {
-    let Some(s) = &raw.log_level else { return LogLevel::Info };
+    let Some(s) = &raw.log_level else {
+        return LogLevel::Info;
+    };
     match s.value.to_ascii_lowercase().as_str() {
         "trace" => LogLevel::Trace,
         "debug" => LogLevel::Debug,
@@ -382,7 +621,11 @@ fn log_level(raw: &RawConfig, p: &mut Collector) -> LogLevel {
         "warn" | "warning" => LogLevel::Warn,
         "error" | "fatal" | "panic" => LogLevel::Error,
         other => {
-            p.add("log_level", Some(&s.origin), format!("{other:?} is not trace, debug, info, warn or error"));
+            p.add(
+                "log_level",
+                Some(&s.origin),
+                format!("{other:?} is not trace, debug, info, warn or error"),
+            );
             LogLevel::Info
         }
     }
@@ -394,7 +637,11 @@ fn log_format(raw: &RawConfig, p: &mut Collector) -> Option<LogFormat> {
         "json" => Some(LogFormat::Json),
         "text" | "console" => Some(LogFormat::Text),
         other => {
-            p.add("log_format", Some(&s.origin), format!("{other:?} is not json or text"));
+            p.add(
+                "log_format",
+                Some(&s.origin),
+                format!("{other:?} is not json or text"),
+            );
             None
         }
     }

@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn listen_addresses() {
-        assert_eq!(parse_listen_address(":443").unwrap().to_string(), "0.0.0.0:443");
+        assert_eq!(
+            parse_listen_address(":443").unwrap().to_string(),
+            "0.0.0.0:443"
+        );
         assert_eq!(
             parse_listen_address("localhost:80").unwrap().to_string(),
             "127.0.0.1:80"
@@ -149,8 +152,15 @@ mod tests {
     fn key32_needs_exactly_32_bytes() {
         let good = STANDARD.encode([7u8; 32]);
         assert_eq!(parse_key32(&good), Ok([7u8; 32]));
-        assert_eq!(parse_key32(&URL_SAFE_NO_PAD.encode([7u8; 32])), Ok([7u8; 32]));
-        assert!(parse_key32(&STANDARD.encode([7u8; 16])).unwrap_err().contains("got 16"));
+        assert_eq!(
+            parse_key32(&URL_SAFE_NO_PAD.encode([7u8; 32])),
+            Ok([7u8; 32])
+        );
+        assert!(
+            parse_key32(&STANDARD.encode([7u8; 16]))
+                .unwrap_err()
+                .contains("got 16")
+        );
         assert!(parse_key32("not base64!").is_err());
     }
 }

@@ -6,7 +6,12 @@ use base64::Engine as _;
 
 /// Zero-trust, identity-aware access proxy: one binary, four roles.
 #[derive(Debug, clap::Parser)]
-#[command(name = "portcullis", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "portcullis",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -29,7 +34,12 @@ pub(crate) enum Command {
 pub(crate) struct ConfigArgs {
     /// The YAML configuration file. Every key can also be set by an environment variable
     /// (upper-cased key; secrets also as `<KEY>_FILE`).
-    #[arg(short, long, env = "PORTCULLIS_CONFIG", default_value = "portcullis.yaml")]
+    #[arg(
+        short,
+        long,
+        env = "PORTCULLIS_CONFIG",
+        default_value = "portcullis.yaml"
+    )]
     pub(crate) config: PathBuf,
 }
 

@@ -19,10 +19,14 @@ pub(crate) struct Roles {
 pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Roles> {
     let mut tasks = JoinSet::new();
     let s = config.services;
-    let missing: Vec<&str> = [(s.proxy, "proxy"), (s.authorize, "authorize"), (s.authenticate, "authenticate")]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
+    let missing: Vec<&str> = [
+        (s.proxy, "proxy"),
+        (s.authorize, "authorize"),
+        (s.authenticate, "authenticate"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
     if !missing.is_empty() {
         anyhow::bail!(
             "the {} role(s) are not available in this build yet; run `services: databroker`",
@@ -38,7 +42,10 @@ pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyho
 }
 
 /// Binds a listener and logs the bound address (tests read it when they ask for port 0).
-pub(crate) async fn bind(service: &'static str, address: SocketAddr) -> anyhow::Result<TcpListener> {
+pub(crate) async fn bind(
+    service: &'static str,
+    address: SocketAddr,
+) -> anyhow::Result<TcpListener> {
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address} for the {service} role"))?;
@@ -69,7 +76,9 @@ impl Roles {
     pub(crate) async fn join_all(mut self) {
         while let Some(result) = self.tasks.join_next().await {
             match result {
-                Ok((role, Err(e))) => tracing::warn!(role, error = %e, "role stopped with an error"),
+                Ok((role, Err(e))) => {
+                    tracing::warn!(role, error = %e, "role stopped with an error")
+                }
                 Ok((_, Ok(()))) => {}
                 Err(e) => tracing::warn!(error = %e, "role panicked while draining"),
             }

@@ -21,13 +21,20 @@ pub(crate) fn summary(config: &Config) -> String {
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
     .collect();
-    format!("services: {}; {} route(s)", roles.join(","), config.routes.len())
+    format!(
+        "services: {}; {} route(s)",
+        roles.join(","),
+        config.routes.len()
+    )
 }
 
 /// Runs until a signal arrives and every role has drained (or the grace period ends).
 pub(crate) fn run(config: Config) -> ExitCode {
     crate::telemetry::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -58,10 +65,17 @@ pub(crate) fn run(config: Config) -> ExitCode {
             }
         };
         let _ = stop_tx.send(true);
-        if tokio::time::timeout(GRACE_PERIOD, roles.join_all()).await.is_err() {
+        if tokio::time::timeout(GRACE_PERIOD, roles.join_all())
+            .await
+            .is_err()
+        {
             tracing::warn!(grace_period = ?GRACE_PERIOD, "roles did not drain in time");
         }
-        if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
     })
 }
 

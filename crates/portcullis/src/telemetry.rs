@@ -19,7 +19,11 @@ pub(crate) fn init(config: &Config) {
         .with_env_filter(filter)
         .with_writer(std::io::stdout);
     if json {
-        builder.json().flatten_event(true).with_current_span(false).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
     } else {
         builder.init();
     }

@@ -33,7 +33,10 @@ fn validate_reports_every_mistake_with_key_and_line() {
         format!("{name}:3: address: \"nowhere\" is not a listen address"),
         format!("{name}:4: log_levle: unknown key (did you mean `log_level`?)"),
     ] {
-        assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
     assert!(stderr.starts_with("3 problems"), "{stderr}");
 }
@@ -50,10 +53,18 @@ fn validate_accepts_the_shipped_examples() {
             let env = [
                 ("SHARED_SECRET", secret),
                 ("COOKIE_SECRET", secret),
-                ("DATABROKER_STORAGE_CONNECTION_STRING", "postgres://portcullis@db/portcullis"),
+                (
+                    "DATABROKER_STORAGE_CONNECTION_STRING",
+                    "postgres://portcullis@db/portcullis",
+                ),
             ];
             let out = portcullis_env(&["validate", "--config", path.to_str().unwrap()], &env);
-            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             checked += 1;
         }
     }
@@ -74,5 +85,7 @@ fn gen_secret_prints_32_random_bytes() {
 fn a_missing_file_is_a_clear_error() {
     let out = portcullis(&["validate", "--config", "/nonexistent/portcullis.yaml"]);
     assert_eq!(out.status.code(), Some(66));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/portcullis.yaml"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/portcullis.yaml")
+    );
 }

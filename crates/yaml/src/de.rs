@@ -89,9 +89,9 @@ impl<'de> Deserializer<'de> for &'de Node {
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.resolve() {
-            Resolved::Int(i) if !self.is_null() => {
-                visitor.visit_i64(i).map_err(|e: DeError| e.at(&self.origin))
-            }
+            Resolved::Int(i) if !self.is_null() => visitor
+                .visit_i64(i)
+                .map_err(|e: DeError| e.at(&self.origin)),
             _ => Err(invalid(self, "an integer")),
         }
     }

@@ -216,29 +216,23 @@ fn resolve_plain(text: &str) -> Resolved<'_> {
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
         _ => {}
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(v) = i64::from_str_radix(hex, 16) {
-            return Resolved::Int(v);
-        }
+    let number_like = |extra: &[u8]| {
+        text.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || extra.contains(&b))
+    };
+    let parsed = if let Some(hex) = text.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok().map(Resolved::Int)
     } else if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(v) = i64::from_str_radix(oct, 8) {
-            return Resolved::Int(v);
-        }
-    } else if text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
-    {
-        if let Ok(v) = text.parse::<i64>() {
-            return Resolved::Int(v);
-        }
-    } else if text.bytes().any(|b| b.is_ascii_digit())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
-    {
-        if let Ok(v) = text.parse::<f64>() {
-            return Resolved::Float(v);
-        }
+        i64::from_str_radix(oct, 8).ok().map(Resolved::Int)
+    } else if number_like(b"") {
+        text.parse::<i64>().ok().map(Resolved::Int)
+    } else if text.bytes().any(|b| b.is_ascii_digit()) && number_like(b".eE") {
+        text.parse::<f64>().ok().map(Resolved::Float)
+    } else {
+        None
+    };
+    if let Some(value) = parsed {
+        return value;
     }
     Resolved::Str(text)
 }

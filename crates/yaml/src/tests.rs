@@ -38,7 +38,10 @@ struct Sample {
 fn deserializes_and_reports_the_line_of_the_bad_value() {
     let node = Node::parse("name: 12\nport: 80\ntags: [a, b]\n").unwrap();
     let sample: Sample = from_node(&node).unwrap();
-    assert_eq!(sample.name, "12", "a plain number is accepted where a string is wanted");
+    assert_eq!(
+        sample.name, "12",
+        "a plain number is accepted where a string is wanted"
+    );
     assert_eq!(sample.tags, ["a", "b"]);
 
     let node = Node::parse("name: x\nport: 80\ntags:\n  - a\n  - [b]\n").unwrap();
@@ -73,5 +76,8 @@ fn aliases_resolve_to_their_anchor() {
 #[test]
 fn env_values_name_their_variable() {
     let node = Node::parse_env("IDP_SCOPES", "[openid, email]").unwrap();
-    assert_eq!(node.as_seq().unwrap()[1].origin, Origin::Env("IDP_SCOPES".into()));
+    assert_eq!(
+        node.as_seq().unwrap()[1].origin,
+        Origin::Env("IDP_SCOPES".into())
+    );
 }
