@@ -32,7 +32,10 @@ pub struct Portcullis {
 pub fn executable() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     // target/<profile>/deps/<test> → target/<profile>/portcullis-e2e
-    let dir = exe.parent().and_then(|d| d.parent()).expect("tests run from target/<profile>/deps");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("tests run from target/<profile>/deps");
     dir.join("portcullis-e2e")
 }
 
@@ -60,8 +63,14 @@ impl Portcullis {
             .with_context(|| format!("cannot start {}", executable().display()))?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -73,7 +82,12 @@ impl Portcullis {
                 }
             });
         }
-        let mut process = Portcullis { child, lines, addresses: HashMap::new(), _dir: dir };
+        let mut process = Portcullis {
+            child,
+            lines,
+            addresses: HashMap::new(),
+            _dir: dir,
+        };
         let started = wait::until(START_TIMEOUT, "portcullis to start", || {
             if process.has_log("started") {
                 return Some(Ok(()));
@@ -85,14 +99,20 @@ impl Portcullis {
         });
         match started {
             Ok(Ok(())) => {}
-            Ok(Err(status)) => anyhow::bail!("portcullis exited with {status} while starting:\n{}", process.log_text()),
+            Ok(Err(status)) => anyhow::bail!(
+                "portcullis exited with {status} while starting:\n{}",
+                process.log_text()
+            ),
             Err(e) => anyhow::bail!("{e}:\n{}", process.log_text()),
         }
         for line in process.json_lines() {
-            if line["message"] == "listening" {
-                if let (Some(service), Some(address)) = (line["service"].as_str(), line["address"].as_str()) {
-                    process.addresses.insert(service.to_owned(), address.parse()?);
-                }
+            if line["message"] == "listening"
+                && let (Some(service), Some(address)) =
+                    (line["service"].as_str(), line["address"].as_str())
+            {
+                process
+                    .addresses
+                    .insert(service.to_owned(), address.parse()?);
             }
         }
         Ok(process)
@@ -100,7 +120,10 @@ impl Portcullis {
 
     /// The address the named service (`databroker`, `authorize`, `proxy`, ...) listens on.
     pub fn address(&self, service: &str) -> SocketAddr {
-        *self.addresses.get(service).unwrap_or_else(|| panic!("no {service} listener; have {:?}", self.addresses))
+        *self
+            .addresses
+            .get(service)
+            .unwrap_or_else(|| panic!("no {service} listener; have {:?}", self.addresses))
     }
 
     /// Every line the process has printed so far.
@@ -110,7 +133,10 @@ impl Portcullis {
 
     /// Lines that are JSON log records.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
-        self.lines().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// True when some log record's message is `message`.
@@ -129,7 +155,9 @@ impl Portcullis {
             .status()?;
         anyhow::ensure!(status.success(), "kill -TERM failed");
         let child = &mut self.child;
-        wait::until(Duration::from_secs(40), "portcullis to exit", || child.try_wait().ok().flatten())
+        wait::until(Duration::from_secs(40), "portcullis to exit", || {
+            child.try_wait().ok().flatten()
+        })
     }
 }
 

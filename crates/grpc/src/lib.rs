@@ -1,1 +1,24 @@
-//! Portcullis grpc role (built in its own issue).
+//! gRPC plumbing shared by every portcullis role.
+//!
+//! - [`SharedSecret`]: the cluster's shared secret, never printed.
+//! - [`auth`]: every call between roles carries `authorization: Bearer <jwt>`, a
+//!   short-lived HS256 JWT signed with the shared secret. [`ClientAuth`] adds it
+//!   (caching one token until shortly before it expires); [`ServerAuth`] rejects
+//!   calls without a valid one with `UNAUTHENTICATED`.
+//! - [`channel`]: a client channel to one service URL.
+//! - [`signed_url`]: URLs one role hands another (the sign-in redirect), HMAC-signed
+//!   with a key derived from the shared secret.
+//! - [`server`]: serve a set of tonic routes (plus `grpc.health.v1.Health`) on a
+//!   bound listener until a shutdown future resolves.
+
+pub mod auth;
+pub mod channel;
+mod secret;
+pub mod server;
+pub mod signed_url;
+
+pub use auth::{ClientAuth, ServerAuth};
+pub use channel::{ChannelError, connect_lazy};
+pub use secret::SharedSecret;
+pub use server::{ServeError, serve};
+pub use signed_url::{SignedUrlError, UrlSigner};

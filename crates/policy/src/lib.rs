@@ -1,47 +1,49 @@
-//! The Pomerium-compatible policy language (placeholder: the policy issue fills this in).
+//! The Pomerium Policy Language: parsed once, compiled once, evaluated without allocating.
 //!
-//! Interface used by `portcullis-config`: [`compile`] turns a route's `policy` node plus its
-//! legacy allow fields into a [`Policy`], or returns every problem with where it was written.
+//! Every authorization decision goes through this crate (design §9). It is pure: no I/O, no
+//! clock, no async. The config crate calls [`compile`] with a route's `policy` node and its
+//! [`LegacyRules`]; the authorize engine calls [`Policy::evaluate`] with a borrowed [`Input`]
+//! per request and gets a [`Decision`] with the [`Reasons`] behind it.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use portcullis_policy::{Input, Policy, Reason, Request, User};
+//!
+//! let policy = Policy::parse(
+//!     "allow:\n  and:\n    - domain: example.com\ndeny:\n  or:\n    - http_method: DELETE\n",
+//! )
+//! .unwrap();
+//! let mut input = Input::new(Request { method: "GET", path: "/", ..Request::default() }, SystemTime::now());
+//! assert!(policy.evaluate(&input).requires_login);
+//!
+//! input.user = Some(User { id: "u1", email: Some("ann@example.com"), ..User::default() });
+//! let decision = policy.evaluate(&input);
+//! assert!(decision.allow && decision.reasons.contains(Reason::DomainOk));
+//! ```
+//!
+//! # Semantics
+//! A policy is one rule or a list of rules; a rule has `allow` and/or `deny` actions; an action
+//! holds operators — `and` (all hold), `or` (some holds), `not` (none holds), `nor` (not all
+//! hold) — over lists of criteria. All operators under all `allow`s are alternatives, and so
+//! are those under `deny`s. Access is allowed iff some `allow` holds and no `deny` holds; an
+//! empty policy denies. Legacy route fields compile to one more `allow: or: [...]`.
 
-use std::collections::BTreeMap;
+mod compile;
+mod criteria;
+mod error;
+mod input;
+mod legacy;
+mod matchers;
+mod owned;
+mod policy;
+mod reasons;
 
-use portcullis_yaml::{Node, Origin};
-
-/// The legacy route fields that compile to the same form as `policy`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LegacyRules {
-    /// `allow_public_unauthenticated_access`
-    pub allow_public_unauthenticated_access: bool,
-    /// `allow_any_authenticated_user`
-    pub allow_any_authenticated_user: bool,
-    /// `cors_allow_preflight`
-    pub cors_allow_preflight: bool,
-    /// `allowed_users`: user ids or emails.
-    pub allowed_users: Vec<String>,
-    /// `allowed_domains`
-    pub allowed_domains: Vec<String>,
-    /// `allowed_idp_claims`: claim name → accepted values.
-    pub allowed_idp_claims: BTreeMap<String, Vec<serde_json::Value>>,
-}
-
-/// A problem in a policy, with where it was written.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct PolicyError {
-    /// Where the offending value was written.
-    pub origin: Option<Origin>,
-    /// Names the rule, action, operator and criterion at fault.
-    pub message: String,
-}
-
-/// A compiled policy.
-#[derive(Debug, Clone, Default)]
-pub struct Policy {
-    _private: (),
-}
-
-/// Compiles a route's policy.
-pub fn compile(policy: Option<&Node>, legacy: &LegacyRules) -> Result<Policy, Vec<PolicyError>> {
-    let _ = (policy, legacy);
-    Ok(Policy::default())
-}
+pub use compile::compile;
+pub use error::PolicyError;
+pub use input::{ClientCertificate, Input, Request, User};
+pub use legacy::LegacyRules;
+pub use owned::{
+    InputError, OwnedCertificate, OwnedInput, OwnedRequest, OwnedUser, TimeError, parse_time,
+};
+pub use policy::{Decision, Policy};
+pub use reasons::{Reason, Reasons, ReasonsIter};

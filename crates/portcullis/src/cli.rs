@@ -28,6 +28,16 @@ pub(crate) enum Command {
     Validate(ConfigArgs),
     /// Print a fresh random 32-byte secret, base64-encoded, for `shared_secret` or `cookie_secret`.
     GenSecret,
+    /// Policy tools.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Evaluate a route's policy against a request and identity; print allow/deny and the
+    /// reasons (exit 0 on allow, 1 on deny, 2 on a usage error).
+    Test(Box<crate::policy_test::PolicyTestArgs>),
 }
 
 #[derive(Debug, Clone, clap::Args)]

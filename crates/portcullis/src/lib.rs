@@ -5,6 +5,7 @@
 //! it into their own executable so they always drive the code under test.
 
 mod cli;
+mod policy_test;
 mod roles;
 mod run;
 mod telemetry;
@@ -31,6 +32,13 @@ pub fn main() -> ExitCode {
                 println!("{}: ok ({})", args.config.display(), run::summary(&config));
                 ExitCode::SUCCESS
             }
+            Err(code) => code,
+        },
+        Command::Policy(cli::PolicyCommand::Test(args)) => match load(&args.config.config) {
+            Ok(config) => policy_test::run(&args, &config).unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }),
             Err(code) => code,
         },
         Command::GenSecret => {

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use portcullis_config::Config;
+use portcullis_config::{Config, StorageOptions};
+use portcullis_databroker::StorageOptions as DatabrokerStorage;
+use portcullis_grpc::SharedSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -35,8 +37,23 @@ pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyho
     }
     if s.databroker {
         let listener = bind("databroker", config.grpc_address).await?;
-        let _ = (listener, stop, &mut tasks);
-        anyhow::bail!("the databroker role is not wired yet");
+        let storage = match &config.databroker_storage {
+            StorageOptions::Memory => DatabrokerStorage::Memory,
+            StorageOptions::Postgres { connection_string } => DatabrokerStorage::Postgres {
+                connection_string: connection_string.expose().clone(),
+            },
+        };
+        // Opened before "started" so a bad database fails start-up, not the first call.
+        let storage = portcullis_databroker::open_storage(&storage)
+            .await
+            .context("cannot open the databroker storage")?;
+        let secret = SharedSecret::from(*config.shared_secret.expose());
+        let shutdown = stopped(stop.clone());
+        tasks.spawn(async move {
+            let result =
+                portcullis_databroker::serve_storage(storage, &secret, listener, shutdown).await;
+            ("databroker", result.map_err(anyhow::Error::from))
+        });
     }
     Ok(Roles { tasks })
 }

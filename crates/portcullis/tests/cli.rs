@@ -89,3 +89,56 @@ fn a_missing_file_is_a_clear_error() {
         String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/portcullis.yaml")
     );
 }
+
+#[test]
+fn policy_test_explains_a_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.yaml");
+    std::fs::write(
+        &file,
+        "services: databroker\nshared_secret: 9OkZR6hwfmVD3a7Sfmgq58lUbFJGGz4hl/R9xbHFCAg=\n\
+         routes:\n  - from: https://app.example.com\n    to: http://127.0.0.1:1\n    policy:\n      \
+         - allow:\n          or:\n            - domain:\n                is: example.com\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let args = |email: &str| {
+        let url = "https://app.example.com/x";
+        portcullis(&[
+            "policy", "test", "-c", config, "--url", url, "--email", email,
+        ])
+    };
+    let allowed = args("ann@example.com");
+    let stdout = String::from_utf8_lossy(&allowed.stdout);
+    assert_eq!(allowed.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("allow") && stdout.contains("domain-ok"),
+        "{stdout}"
+    );
+
+    let denied = args("eve@evil.example");
+    let stdout = String::from_utf8_lossy(&denied.stdout);
+    assert_eq!(denied.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("deny") && stdout.contains("domain-unauthorized"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_names_the_line_of_a_bad_policy_criterion() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "services: databroker\nshared_secret: 9OkZR6hwfmVD3a7Sfmgq58lUbFJGGz4hl/R9xbHFCAg=\n\
+         routes:\n  - from: https://app.example.com\n    to: http://127.0.0.1:1\n    policy:\n      \
+         - allow:\n          or:\n            - emial: ann@example.com\n",
+    )
+    .unwrap();
+    let out = portcullis(&["validate", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":9: routes[0].policy:"), "{stderr}");
+    assert!(stderr.contains("emial"), "{stderr}");
+}

@@ -1,0 +1,289 @@
+//! A local replica of the databroker that any role can embed.
+//!
+//! A background task runs `SyncLatest`, swaps the result in, then follows
+//! `Sync` forever, applying each change in version order. Transient errors
+//! (databroker or Postgres away) are retried with backoff from where the
+//! replica is; `Aborted` (new server version, or the change log no longer
+//! reaches back) throws the replica away and starts over with a fresh
+//! snapshot, swapped in whole so readers never see a half-loaded state.
+//!
+//! Reads ([`SyncClient::get`], [`SyncClient::lookup`]) never leave the
+//! process. [`SyncClient::wait_for`] gives read-your-writes: after a `Put`
+//! returned version N, wait until the replica has applied N.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::index::index_fields;
+use crate::storage::sync::{Backoff, error_chain};
+use crate::{Record, Storage, StorageError};
+
+/// How far a replica has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// The storage epoch the replica follows (0 before the first snapshot).
+    pub server_version: u64,
+    /// Every change up to this version has been applied.
+    pub record_version: u64,
+}
+
+/// A synced local replica. Dropping it stops the sync task.
+#[derive(Debug)]
+pub struct SyncClient {
+    shared: Arc<Shared>,
+    progress: watch::Receiver<Progress>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: RwLock<State>,
+    kinds: Option<BTreeSet<String>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    records: HashMap<String, HashMap<String, Record>>,
+    /// `(kind, field, value)` → ids.
+    index: HashMap<(String, String, String), BTreeSet<String>>,
+}
+
+type IndexKey = (String, String, String);
+
+// === impl SyncClient ===
+
+impl SyncClient {
+    /// Starts replicating every type from `storage` (a [`crate::Client`] or
+    /// an in-process backend). Must be called inside a tokio runtime.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self::start(storage, None)
+    }
+
+    /// Like [`SyncClient::new`], but keeps only records of `kinds` (changes of
+    /// other types still advance the replica's version).
+    pub fn only(storage: Arc<dyn Storage>, kinds: impl IntoIterator<Item = String>) -> Self {
+        Self::start(storage, Some(kinds.into_iter().collect()))
+    }
+
+    fn start(storage: Arc<dyn Storage>, kinds: Option<BTreeSet<String>>) -> Self {
+        let shared = Arc::new(Shared {
+            state: RwLock::new(State::default()),
+            kinds,
+        });
+        let (progress_tx, progress) = watch::channel(Progress::default());
+        let task = tokio::spawn(run(storage, shared.clone(), progress_tx));
+        Self {
+            shared,
+            progress,
+            task,
+        }
+    }
+
+    /// The live record `(kind, id)`, if the replica has it.
+    pub fn get(&self, kind: &str, id: &str) -> Option<Record> {
+        let state = self.shared.read();
+        state.records.get(kind)?.get(id).cloned()
+    }
+
+    /// The record's data decoded as `M`; `None` when absent, `Some(Err)` when
+    /// the data is not an `M`.
+    pub fn get_message<M: prost::Message + Default>(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Option<Result<M, prost::DecodeError>> {
+        let state = self.shared.read();
+        let record = state.records.get(kind)?.get(id)?;
+        Some(M::decode(record.data.value.as_slice()))
+    }
+
+    /// Live records of `kind` whose indexed `field` has `value` (see
+    /// [`crate::index`]), in id order.
+    pub fn lookup(&self, kind: &str, field: &str, value: &str) -> Vec<Record> {
+        let state = self.shared.read();
+        let key = (kind.to_owned(), field.to_owned(), value.to_owned());
+        let Some(ids) = state.index.get(&key) else {
+            return Vec::new();
+        };
+        let by_id = state.records.get(kind);
+        ids.iter()
+            .filter_map(|id| by_id?.get(id).cloned())
+            .collect()
+    }
+
+    /// How many live records of `kind` the replica holds.
+    pub fn len(&self, kind: &str) -> usize {
+        self.shared.read().records.get(kind).map_or(0, HashMap::len)
+    }
+
+    /// Where the replica is now.
+    pub fn progress(&self) -> Progress {
+        *self.progress.borrow()
+    }
+
+    /// A receiver that changes whenever the replica advances.
+    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+
+    /// Resolves once the replica has applied every change up to `version`
+    /// (read-your-writes). Pair with `tokio::time::timeout`.
+    pub async fn wait_for(&self, version: u64) {
+        let mut rx = self.progress.clone();
+        let _ = rx
+            .wait_for(|p| p.server_version != 0 && p.record_version >= version)
+            .await;
+    }
+
+    /// Resolves once the first snapshot is loaded.
+    pub async fn ready(&self) {
+        self.wait_for(0).await;
+    }
+}
+
+impl Drop for SyncClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// === impl Shared / State ===
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn keeps(&self, kind: &str) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(kind))
+    }
+}
+
+fn index_keys(record: &Record) -> impl Iterator<Item = IndexKey> + '_ {
+    index_fields(&record.data)
+        .into_iter()
+        .map(|(field, value)| (record.kind.clone(), field, value))
+}
+
+impl State {
+    fn apply(&mut self, record: Record) {
+        let by_id = self.records.entry(record.kind.clone()).or_default();
+        if let Some(old) = by_id.remove(&record.id) {
+            for key in index_keys(&old) {
+                if let Some(ids) = self.index.get_mut(&key) {
+                    ids.remove(&old.id);
+                    if ids.is_empty() {
+                        self.index.remove(&key);
+                    }
+                }
+            }
+        }
+        if record.is_deleted() {
+            return;
+        }
+        for key in index_keys(&record) {
+            self.index.entry(key).or_default().insert(record.id.clone());
+        }
+        by_id.insert(record.id.clone(), record);
+    }
+}
+
+// === the sync task ===
+
+/// Why following the change stream stopped.
+enum Interrupted {
+    /// Start over with a snapshot.
+    Restart,
+    /// Retry from where we are after a pause.
+    Retry,
+}
+
+async fn run(storage: Arc<dyn Storage>, shared: Arc<Shared>, progress: watch::Sender<Progress>) {
+    let mut backoff = Backoff::default();
+    loop {
+        let mut at = match load(&*storage, &shared).await {
+            Ok(at) => at,
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "databroker snapshot failed; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+                continue;
+            }
+        };
+        progress.send_replace(at);
+        loop {
+            match follow(&*storage, &shared, &progress, &mut at, &mut backoff).await {
+                Interrupted::Restart => break,
+                Interrupted::Retry => tokio::time::sleep(backoff.next_delay()).await,
+            }
+        }
+    }
+}
+
+/// Loads a full snapshot into a fresh state and swaps it in.
+async fn load(storage: &dyn Storage, shared: &Shared) -> Result<Progress, StorageError> {
+    let mut snapshot = storage.sync_latest(None).await?;
+    let mut state = State::default();
+    while let Some(record) = snapshot.records.next().await {
+        let record = record?;
+        if shared.keeps(&record.kind) {
+            state.apply(record);
+        }
+    }
+    *shared.state.write().unwrap_or_else(|e| e.into_inner()) = state;
+    Ok(Progress {
+        server_version: snapshot.versions.server_version,
+        record_version: snapshot.versions.latest_record_version,
+    })
+}
+
+/// Applies changes after `at` until the stream fails.
+async fn follow(
+    storage: &dyn Storage,
+    shared: &Shared,
+    progress: &watch::Sender<Progress>,
+    at: &mut Progress,
+    backoff: &mut Backoff,
+) -> Interrupted {
+    let classify = |error: StorageError| match error {
+        StorageError::Aborted(reason) => {
+            tracing::info!(reason, "databroker sync restarts from a snapshot");
+            Interrupted::Restart
+        }
+        error => {
+            tracing::warn!(error = %error_chain(&error), "databroker sync interrupted; retrying");
+            Interrupted::Retry
+        }
+    };
+    let mut changes = match storage
+        .sync(at.server_version, at.record_version, None)
+        .await
+    {
+        Ok(changes) => changes,
+        Err(error) => return classify(error),
+    };
+    while let Some(change) = changes.next().await {
+        let record = match change {
+            Ok(record) => record,
+            Err(error) => return classify(error),
+        };
+        if record.version <= at.record_version {
+            continue;
+        }
+        at.record_version = record.version;
+        if shared.keeps(&record.kind) {
+            shared
+                .state
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .apply(record);
+        }
+        progress.send_replace(*at);
+        backoff.reset();
+    }
+    tracing::debug!("databroker sync stream ended; reconnecting");
+    Interrupted::Retry
+}
