@@ -5,7 +5,11 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["portcullis/databroker/v1/databroker.proto"];
+const PROTOS: &[&str] = &[
+    "portcullis/databroker/v1/databroker.proto",
+    "portcullis/session/v1/session.proto",
+    "portcullis/user/v1/user.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");

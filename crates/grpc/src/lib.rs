@@ -8,17 +8,25 @@
 //! - [`channel`]: a client channel to one service URL.
 //! - [`signed_url`]: URLs one role hands another (the sign-in redirect), HMAC-signed
 //!   with a key derived from the shared secret.
+//! - [`session_handle`]: the sealed session handle the cookie and bearer tokens carry
+//!   (AES-256-GCM under a key derived from `cookie_secret`).
+//! - [`authorize_client`]: the proxy's [`Authorizer`](portcullis_proto::Authorizer) in split
+//!   mode: Envoy's `Check` over gRPC.
 //! - [`server`]: serve a set of tonic routes (plus `grpc.health.v1.Health`) on a
 //!   bound listener until a shutdown future resolves.
 
 pub mod auth;
+pub mod authorize_client;
 pub mod channel;
 mod secret;
 pub mod server;
+pub mod session_handle;
 pub mod signed_url;
 
 pub use auth::{ClientAuth, ServerAuth};
+pub use authorize_client::AuthorizeClient;
 pub use channel::{ChannelError, connect_lazy};
 pub use secret::SharedSecret;
 pub use server::{ServeError, serve};
+pub use session_handle::{SessionHandle, SessionHandleCodec, SessionHandleError};
 pub use signed_url::{SignedUrlError, UrlSigner};

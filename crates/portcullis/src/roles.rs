@@ -2,10 +2,11 @@
 //! them until they stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use portcullis_config::{Config, StorageOptions};
-use portcullis_databroker::StorageOptions as DatabrokerStorage;
+use portcullis_databroker::{Storage, StorageOptions as DatabrokerStorage};
 use portcullis_grpc::SharedSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,44 +19,94 @@ pub(crate) struct Roles {
 
 /// Starts every role `services` names. Listeners are bound before this returns, so a bad
 /// address fails start-up rather than a role later.
+///
+/// The databroker storage is opened once: an authorize role in the same process reads it
+/// directly (no loopback gRPC), and both serve on the one `grpc_address` listener.
 pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Roles> {
     let mut tasks = JoinSet::new();
     let s = config.services;
-    let missing: Vec<&str> = [
-        (s.proxy, "proxy"),
-        (s.authorize, "authorize"),
-        (s.authenticate, "authenticate"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect();
+    let missing: Vec<&str> = [(s.proxy, "proxy"), (s.authenticate, "authenticate")]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
     if !missing.is_empty() {
         anyhow::bail!(
-            "the {} role(s) are not available in this build yet; run `services: databroker`",
+            "the {} role(s) are not available in this build yet; run `services: databroker`, \
+             `services: authorize` or `services: databroker,authorize`",
             missing.join(", ")
         );
     }
-    if s.databroker {
-        let listener = bind("databroker", config.grpc_address).await?;
-        let storage = match &config.databroker_storage {
-            StorageOptions::Memory => DatabrokerStorage::Memory,
-            StorageOptions::Postgres { connection_string } => DatabrokerStorage::Postgres {
-                connection_string: connection_string.expose().clone(),
-            },
-        };
+    let secret = SharedSecret::from(*config.shared_secret.expose());
+    let storage = if s.databroker {
         // Opened before "started" so a bad database fails start-up, not the first call.
-        let storage = portcullis_databroker::open_storage(&storage)
-            .await
-            .context("cannot open the databroker storage")?;
-        let secret = SharedSecret::from(*config.shared_secret.expose());
-        let shutdown = stopped(stop.clone());
-        tasks.spawn(async move {
-            let result =
-                portcullis_databroker::serve_storage(storage, &secret, listener, shutdown).await;
-            ("databroker", result.map_err(anyhow::Error::from))
-        });
+        Some(open_storage(config).await?)
+    } else {
+        None
+    };
+    let engine = if s.authorize {
+        let databroker = match &storage {
+            Some(storage) => Arc::clone(storage),
+            None => portcullis_authorize::connect_databroker(config)
+                .context("cannot start the authorize role")?,
+        };
+        let engine = portcullis_authorize::Engine::new(config, databroker)
+            .context("cannot start the authorize role")?;
+        Some(Arc::new(engine))
+    } else {
+        None
+    };
+    match (storage, engine) {
+        (Some(storage), Some(engine)) => {
+            let listener = bind("authorize", config.grpc_address).await?;
+            tracing::info!(service = "databroker", address = %listener.local_addr()?, "listening");
+            let (drain_tx, draining) = watch::channel(false);
+            let routes = portcullis_databroker::routes_draining(storage, &secret, draining)
+                .add_service(portcullis_authorize::check::service(engine, &secret));
+            let shutdown = stopped(stop.clone());
+            tasks.spawn(async move {
+                let shutdown = async move {
+                    shutdown.await;
+                    let _ = drain_tx.send(true);
+                };
+                let result = portcullis_grpc::serve(routes, listener, shutdown).await;
+                ("databroker,authorize", result.map_err(anyhow::Error::from))
+            });
+        }
+        (Some(storage), None) => {
+            let listener = bind("databroker", config.grpc_address).await?;
+            let shutdown = stopped(stop.clone());
+            let secret = secret.clone();
+            tasks.spawn(async move {
+                let result =
+                    portcullis_databroker::serve_storage(storage, &secret, listener, shutdown)
+                        .await;
+                ("databroker", result.map_err(anyhow::Error::from))
+            });
+        }
+        (None, Some(engine)) => {
+            let listener = bind("authorize", config.grpc_address).await?;
+            let shutdown = stopped(stop.clone());
+            tasks.spawn(async move {
+                let result = portcullis_authorize::serve(engine, &secret, listener, shutdown).await;
+                ("authorize", result.map_err(anyhow::Error::from))
+            });
+        }
+        (None, None) => {}
     }
     Ok(Roles { tasks })
+}
+
+/// Opens the configured databroker storage.
+async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    let options = match &config.databroker_storage {
+        StorageOptions::Memory => DatabrokerStorage::Memory,
+        StorageOptions::Postgres { connection_string } => DatabrokerStorage::Postgres {
+            connection_string: connection_string.expose().clone(),
+        },
+    };
+    portcullis_databroker::open_storage(&options)
+        .await
+        .context("cannot open the databroker storage")
 }
 
 /// Binds a listener and logs the bound address (tests read it when they ask for port 0).
