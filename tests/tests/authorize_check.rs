@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use portcullis_authorize::Engine;
 use portcullis_databroker::{RecordWrite, Storage, StorageOptions};
-use portcullis_grpc::{AuthorizeClient, SessionHandle, UrlSigner};
+use portcullis_grpc::{AuthorizeClient, UrlSigner};
 use portcullis_proto::{AuthorizeRequest, Authorizer, Session};
-use support::{Login, check, denied, envoy_client, header, ok, token};
+use support::{
+    Login, check, check_app, denied, envoy_client, header, later_session, ok, session_cookie, token,
+};
 use tokio::sync::oneshot;
 
 const BROWSER: (&str, &str) = ("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
@@ -144,15 +146,7 @@ async fn an_allowed_request_carries_identity_and_loses_credentials() {
     // The bearer forms are accepted and never reach the upstream.
     let bearer = format!("Bearer Portcullis-{}", token(&handle));
     for name in ["authorization", "x-portcullis-authorization"] {
-        let response = envoy
-            .check(check(
-                Some("app"),
-                "app.example.com",
-                "/",
-                &[(name, &bearer)],
-            ))
-            .await
-            .unwrap();
+        let response = envoy.check(check_app(&[(name, &bearer)])).await.unwrap();
         assert!(ok_removes(&response, name), "{name}: {response:?}");
     }
 }
@@ -171,14 +165,9 @@ async fn a_signed_in_user_the_policy_rejects_gets_403_with_reasons() {
     let mallory = Login::new("mallory", "mallory@evil.test")
         .write(&*cluster.databroker)
         .await;
-    let cookie = format!("_portcullis={}", token(&mallory));
+    let cookie = session_cookie(&mallory);
     let response = envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie), BROWSER],
-        ))
+        .check(check_app(&[("cookie", &cookie), BROWSER]))
         .await
         .unwrap();
     let (code, status, d) = denied(&response);
@@ -192,7 +181,7 @@ async fn a_signed_in_user_the_policy_rejects_gets_403_with_reasons() {
     let ann = Login::new("ann", "ann@example.com")
         .write(&*cluster.databroker)
         .await;
-    let cookie = format!("_portcullis={}", token(&ann));
+    let cookie = session_cookie(&ann);
     let response = envoy
         .check(check(
             Some("admin"),
@@ -288,14 +277,9 @@ async fn an_expired_session_is_no_session() {
     let mut login = Login::new("old", "old@example.com");
     login.expires_in = Duration::ZERO;
     let handle = login.write(&*cluster.databroker).await;
-    let cookie = format!("_portcullis={}", token(&handle));
+    let cookie = session_cookie(&handle);
     let response = envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie)],
-        ))
+        .check(check_app(&[("cookie", &cookie)]))
         .await
         .unwrap();
     assert_eq!(denied(&response).1, 401);
@@ -308,8 +292,8 @@ async fn a_deleted_session_is_revoked_within_a_second() {
     let handle = Login::new("ann", "ann@example.com")
         .write(&*cluster.databroker)
         .await;
-    let cookie = format!("_portcullis={}", token(&handle));
-    let request = check(Some("app"), "app.example.com", "/", &[("cookie", &cookie)]);
+    let cookie = session_cookie(&handle);
+    let request = check_app(&[("cookie", &cookie)]);
     ok(&envoy.check(request.clone()).await.unwrap());
 
     cluster
@@ -365,7 +349,7 @@ async fn check_needs_a_credential_and_the_proxy_client_speaks_it() {
             scheme: "https".into(),
             host: "app.example.com".into(),
             path: "/".into(),
-            headers: vec![("cookie".into(), format!("_portcullis={}", token(&handle)))],
+            headers: vec![("cookie".into(), session_cookie(&handle))],
             ..AuthorizeRequest::default()
         })
         .await;
@@ -383,14 +367,9 @@ async fn with_the_databroker_down_an_unknown_session_is_503_never_an_allow() {
     let known = Login::new("ann", "ann@example.com")
         .write(&*cluster.databroker)
         .await;
-    let known_cookie = format!("_portcullis={}", token(&known));
+    let known_cookie = session_cookie(&known);
     ok(&envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &known_cookie)],
-        ))
+        .check(check_app(&[("cookie", &known_cookie)]))
         .await
         .unwrap());
 
@@ -401,20 +380,10 @@ async fn with_the_databroker_down_an_unknown_session_is_503_never_an_allow() {
         .unwrap();
 
     // A session written after the replica lost its stream (a later version it never saw).
-    let unknown = SessionHandle {
-        session_id: "session-new".into(),
-        user_id: "user-new".into(),
-        issued_at: std::time::SystemTime::now(),
-        version: known.version + 1_000,
-    };
-    let cookie = format!("_portcullis={}", token(&unknown));
+    let unknown = later_session(known.version);
+    let cookie = session_cookie(&unknown);
     let response = envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie), BROWSER],
-        ))
+        .check(check_app(&[("cookie", &cookie), BROWSER]))
         .await
         .unwrap();
     let (code, status, _) = denied(&response);
@@ -422,12 +391,7 @@ async fn with_the_databroker_down_an_unknown_session_is_503_never_an_allow() {
 
     // What the replica holds still decides.
     ok(&envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &known_cookie)],
-        ))
+        .check(check_app(&[("cookie", &known_cookie)]))
         .await
         .unwrap());
 }

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis_authorize::Engine;
 use portcullis_databroker::{Storage, StorageOptions};
 use portcullis_proto::{AuthorizeDecision, AuthorizeRequest};
-use support::{Login, token};
+use support::{Login, session_cookie};
 
 const VERIFY: &str = r#"
 import json, sys, jwt
@@ -57,7 +57,7 @@ async fn engine_and_jwt(extra_config: &str) -> (Engine, String) {
         scheme: "https".into(),
         host: "app.example.com".into(),
         path: "/".into(),
-        headers: vec![("cookie".into(), format!("_portcullis={}", token(&handle)))],
+        headers: vec![("cookie".into(), session_cookie(&handle))],
         ..AuthorizeRequest::default()
     };
     let AuthorizeDecision::Allow(allow) = engine.decide(&request).await else {

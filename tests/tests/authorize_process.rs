@@ -7,9 +7,8 @@ mod support;
 use std::time::Duration;
 
 use portcullis_databroker::Storage;
-use portcullis_grpc::SessionHandle;
 use portcullis_testing::process::Portcullis;
-use support::{Login, check, denied, envoy_client, ok, token};
+use support::{Login, check_app, denied, envoy_client, later_session, ok, session_cookie, token};
 
 fn start(config: &str) -> Portcullis {
     Portcullis::start(config).unwrap()
@@ -38,14 +37,9 @@ async fn split_authorize_decides_logs_and_answers_503_once_the_databroker_is_gon
     let client = databroker_client(&databroker);
     let ann = Login::new("ann", "ann@example.com").write(&client).await;
     let envoy = envoy_client(authorize.address("authorize"));
-    let cookie = format!("_portcullis={}", token(&ann));
+    let cookie = session_cookie(&ann);
     let response = envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie)],
-        ))
+        .check(check_app(&[("cookie", &cookie)]))
         .await
         .unwrap();
     let jwt = support::header(&ok(&response).headers, "x-portcullis-jwt-assertion")
@@ -82,28 +76,13 @@ async fn split_authorize_decides_logs_and_answers_503_once_the_databroker_is_gon
         .unwrap();
     assert!(status.success());
     ok(&envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie)],
-        ))
+        .check(check_app(&[("cookie", &cookie)]))
         .await
         .unwrap());
-    let unknown = SessionHandle {
-        session_id: "session-later".into(),
-        user_id: "user-later".into(),
-        issued_at: std::time::SystemTime::now(),
-        version: ann.version + 1_000,
-    };
-    let cookie = format!("_portcullis={}", token(&unknown));
+    let unknown = later_session(ann.version);
+    let cookie = session_cookie(&unknown);
     let response = envoy
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie)],
-        ))
+        .check(check_app(&[("cookie", &cookie)]))
         .await
         .unwrap();
     assert_eq!(denied(&response).1, 503);
@@ -124,14 +103,9 @@ async fn databroker_and_authorize_share_one_process_and_listener() {
     let client = databroker_client(&process);
     let ann = Login::new("ann", "ann@example.com").write(&client).await;
     assert!(client.server_info().await.unwrap().latest_record_version >= ann.version);
-    let cookie = format!("_portcullis={}", token(&ann));
+    let cookie = session_cookie(&ann);
     let response = envoy_client(process.address("authorize"))
-        .check(check(
-            Some("app"),
-            "app.example.com",
-            "/",
-            &[("cookie", &cookie)],
-        ))
+        .check(check_app(&[("cookie", &cookie)]))
         .await
         .unwrap();
     ok(&response);

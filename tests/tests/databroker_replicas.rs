@@ -30,8 +30,6 @@ async fn put_through_a_arrives_on_sync_held_on_b_within_a_second() {
         .sync(info.server_version, info.latest_record_version, None)
         .await
         .unwrap();
-    // Let the stream settle into waiting, so the put has to wake it.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     let written = a.client.put(vec![put("session", "s1", "1")]).await.unwrap();
     let seen = collect_until(&mut changes, Duration::from_secs(1), |r| !r.is_empty()).await;

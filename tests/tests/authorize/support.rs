@@ -154,6 +154,27 @@ pub fn token(handle: &SessionHandle) -> String {
     SessionHandleCodec::new(&COOKIE_SECRET).seal(handle)
 }
 
+/// The `cookie` header value carrying `handle` as the session cookie.
+pub fn session_cookie(handle: &SessionHandle) -> String {
+    format!("_portcullis={}", token(handle))
+}
+
+/// A handle for a session the databroker wrote well after `version`: one that a replica which
+/// stopped syncing at `version` has never seen.
+pub fn later_session(version: u64) -> SessionHandle {
+    SessionHandle {
+        session_id: "session-later".into(),
+        user_id: "user-later".into(),
+        issued_at: std::time::SystemTime::now(),
+        version: version + 1_000,
+    }
+}
+
+/// A Check for `GET /` on the route `app` (`app.example.com`).
+pub fn check_app(headers: &[(&str, &str)]) -> CheckRequest {
+    check(Some("app"), "app.example.com", "/", headers)
+}
+
 /// A `CheckRequest` as Envoy sends it: path with query, lower-case headers merged into a
 /// map, the client's address, and the route id in `context_extensions`.
 pub fn check(
