@@ -53,10 +53,17 @@ impl RouteTable {
     }
 
     /// The first route (in configuration order) whose `from` host and path rule match.
+    /// Routes with an exact host come before wildcard ones, as in Envoy's virtual hosts.
     pub(crate) fn find(&self, scheme: &str, host: &str, path: &str) -> Option<&Arc<RouteEntry>> {
+        let matches = |e: &&Arc<RouteEntry>| {
+            host_matches(&e.route, scheme, host) && path_matches(&e.route.path, path)
+        };
+        let exact = |e: &&Arc<RouteEntry>| !e.route.from.host_str().unwrap_or("").contains('*');
         self.in_order
             .iter()
-            .find(|e| host_matches(&e.route, scheme, host) && path_matches(&e.route.path, path))
+            .filter(exact)
+            .find(matches)
+            .or_else(|| self.in_order.iter().filter(|e| !exact(e)).find(matches))
     }
 
     /// How many routes there are.
@@ -83,8 +90,24 @@ fn host_matches(route: &Route, scheme: &str, host: &str) -> bool {
         }
     };
     from.host_str()
-        .is_some_and(|h| h.eq_ignore_ascii_case(name.trim_end_matches('.')))
+        .is_some_and(|h| host_name_matches(h, name.trim_end_matches('.')))
         && from.port_or_known_default() == port.or(default_port)
+}
+
+/// `pattern` is a host name whose labels may be `*` (exactly one label each).
+fn host_name_matches(pattern: &str, host: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern.eq_ignore_ascii_case(host);
+    }
+    let (mut p, mut h) = (pattern.split('.'), host.split('.'));
+    loop {
+        match (p.next(), h.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(label)) if !label.is_empty() => {}
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
+            _ => return false,
+        }
+    }
 }
 
 fn path_matches(rule: &PathMatch, path: &str) -> bool {
@@ -93,5 +116,20 @@ fn path_matches(rule: &PathMatch, path: &str) -> bool {
         PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
         PathMatch::Exact(exact) => path == exact,
         PathMatch::Regex(re) => re.is_match(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name_matches;
+
+    #[test]
+    fn wildcard_labels_match_exactly_one_label() {
+        assert!(host_name_matches("*.example.com", "app.example.com"));
+        assert!(host_name_matches("*.example.com", "APP.Example.com"));
+        assert!(!host_name_matches("*.example.com", "example.com"));
+        assert!(!host_name_matches("*.example.com", "a.b.example.com"));
+        assert!(!host_name_matches("*.example.com", "app.example.org"));
+        assert!(host_name_matches("app.*.example.com", "app.eu.example.com"));
     }
 }

@@ -69,6 +69,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Where users land after signing out (`signout_redirect_url`).
     pub signout_redirect_url: Option<Url>,
+    /// Peers whose `X-Forwarded-*` / `X-Original-URL` headers `/.portcullis/verify` believes
+    /// (`forward_auth_trusted_addresses`); empty: forward-auth answers only for itself.
+    pub forward_auth_trusted_addresses: Vec<ipnet::IpNet>,
     /// The routes, in configuration order.
     pub routes: Vec<Route>,
 }

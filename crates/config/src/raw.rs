@@ -103,6 +103,7 @@ raw_struct! {
         timeout_write: String,
         timeout_idle: String,
         signout_redirect_url: String,
+        forward_auth_trusted_addresses: StringList,
     }
 }
 
@@ -131,6 +132,13 @@ raw_struct! {
         tls_upstream_server_name: String,
         tls_custom_ca: String,
         tls_custom_ca_file: String,
+        tls_client_cert: String,
+        tls_client_key: String,
+        tls_client_cert_file: String,
+        tls_client_key_file: String,
+        host_rewrite: String,
+        regex_rewrite_pattern: String,
+        regex_rewrite_substitution: String,
         allowed_users: StringList,
         allowed_domains: StringList,
         allowed_idp_claims: BTreeMap<String, Vec<serde_json::Value>>,

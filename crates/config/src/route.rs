@@ -12,6 +12,11 @@ use crate::problem::Collector;
 use crate::raw::{RawRoute, Spanned};
 use crate::values::{check_certificates, parse_duration, pem_text};
 
+mod rewrite_tls;
+
+use crate::config::CertificatePair;
+pub use rewrite_tls::RegexRewrite;
+
 /// One validated route.
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -27,8 +32,12 @@ pub struct Route {
     pub path: PathMatch,
     /// `prefix_rewrite`: replaces the matched prefix before forwarding.
     pub prefix_rewrite: Option<String>,
+    /// `regex_rewrite_pattern` / `regex_rewrite_substitution`: rewrites the path upstream.
+    pub regex_rewrite: Option<RegexRewrite>,
     /// `preserve_host_header`: send the client's Host upstream instead of the upstream's.
     pub preserve_host_header: bool,
+    /// `host_rewrite`: send this Host upstream.
+    pub host_rewrite: Option<String>,
     /// `set_request_headers`.
     pub set_request_headers: BTreeMap<String, String>,
     /// `remove_request_headers`.
@@ -49,6 +58,8 @@ pub struct Route {
     pub tls_server_name: Option<String>,
     /// `tls_custom_ca(_file)`: PEM roots that upstream certificates must chain to.
     pub tls_custom_ca: Option<Vec<u8>>,
+    /// `tls_client_cert`/`tls_client_key` (or `_file`): the certificate shown to upstreams.
+    pub tls_client_certificate: Option<CertificatePair>,
     /// The compiled `policy` together with the legacy allow fields.
     pub policy: Policy,
 }
@@ -151,6 +162,9 @@ pub(crate) fn validate_route(
     let timeout = duration(&raw.timeout, &key("timeout"), problems).unwrap_or(defaults.timeout);
     let idle_timeout = duration(&raw.idle_timeout, &key("idle_timeout"), problems);
     let tls_custom_ca = custom_ca(&raw, &key, problems);
+    let tls_client_certificate = rewrite_tls::client_certificate(&raw, &key, problems);
+    let regex_rewrite = rewrite_tls::regex_rewrite(&raw, &key, problems);
+    let host_rewrite = rewrite_tls::host_rewrite(&raw, &key, problems);
 
     let tls_server_name = match (&raw.tls_upstream_server_name, &raw.tls_server_name) {
         (Some(a), Some(_)) => {
@@ -195,7 +209,9 @@ pub(crate) fn validate_route(
         to,
         path,
         prefix_rewrite: raw.prefix_rewrite.map(|s| s.value),
+        regex_rewrite,
         preserve_host_header: flag(&raw.preserve_host_header),
+        host_rewrite,
         set_request_headers: raw.set_request_headers.map(|s| s.value).unwrap_or_default(),
         remove_request_headers: raw
             .remove_request_headers
@@ -214,6 +230,7 @@ pub(crate) fn validate_route(
         dangerous_tls_skip_verify: flag(&raw.tls_skip_verify),
         tls_server_name,
         tls_custom_ca,
+        tls_client_certificate,
         policy: policy?,
     })
 }
@@ -230,15 +247,22 @@ fn duration(value: &Option<Spanned<String>>, key: &str, p: &mut Collector) -> Op
 }
 
 fn parse_from(text: &str) -> Result<Url, String> {
-    if text.contains("://*.") {
-        return Err(format!("{text:?}: wildcard hosts are not supported yet"));
-    }
     let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{text:?}: the scheme must be https or http"));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{text:?} has no host"));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if host.contains('*')
+        && host
+            .split('.')
+            .any(|label| label.contains('*') && label != "*")
+    {
+        return Err(format!(
+            "{text:?}: a wildcard must be a whole label (`*.example.com`)"
+        ));
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err(format!(

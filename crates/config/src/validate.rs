@@ -188,6 +188,7 @@ pub(crate) fn validate(
         log_format: log_format(raw, p),
         timeouts,
         signout_redirect_url: url(&raw.signout_redirect_url, "signout_redirect_url", p),
+        forward_auth_trusted_addresses: trusted_addresses(raw, p),
         routes: validated_routes,
     };
     if split
@@ -336,6 +337,30 @@ fn dns_resolvers(raw: &RawConfig, p: &mut Collector) -> Vec<SocketAddr> {
                     "dns_resolvers",
                     Some(&list.origin),
                     format!("{r:?} is not an IP address or IP:port"),
+                );
+            }
+            parsed
+        })
+        .collect()
+}
+
+fn trusted_addresses(raw: &RawConfig, p: &mut Collector) -> Vec<ipnet::IpNet> {
+    let Some(list) = &raw.forward_auth_trusted_addresses else {
+        return Vec::new();
+    };
+    list.value
+        .0
+        .iter()
+        .filter_map(|a| {
+            let parsed = a
+                .parse::<ipnet::IpNet>()
+                .ok()
+                .or_else(|| a.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
+            if parsed.is_none() {
+                p.add(
+                    "forward_auth_trusted_addresses",
+                    Some(&list.origin),
+                    format!("{a:?} is not an IP address or CIDR range"),
                 );
             }
             parsed

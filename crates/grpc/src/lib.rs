@@ -8,6 +8,9 @@
 //! - [`channel`]: a client channel to one service URL.
 //! - [`signed_url`]: URLs one role hands another (the sign-in redirect), HMAC-signed
 //!   with a key derived from the shared secret.
+//! - [`sealed`]: authenticated encryption of small values handed through browsers, keyed
+//!   per use; [`handoff`]: the sealed login handoff authenticate gives route hosts;
+//!   [`session_cookie`]: the session cookie's `Set-Cookie` values.
 //! - [`session_handle`]: the sealed session handle the cookie and bearer tokens carry
 //!   (AES-256-GCM under a key derived from `cookie_secret`).
 //! - [`authorize_client`]: the proxy's [`Authorizer`](portcullis_proto::Authorizer) in split
@@ -18,15 +21,21 @@
 pub mod auth;
 pub mod authorize_client;
 pub mod channel;
+pub mod handoff;
+pub mod sealed;
 mod secret;
 pub mod server;
+pub mod session_cookie;
 pub mod session_handle;
 pub mod signed_url;
 
 pub use auth::{ClientAuth, ServerAuth};
 pub use authorize_client::AuthorizeClient;
 pub use channel::{ChannelError, connect_lazy};
+pub use handoff::{Handoff, HandoffCodec};
+pub use sealed::{SealedError, Sealer};
 pub use secret::SharedSecret;
 pub use server::{ServeError, serve};
+pub use session_cookie::SessionCookie;
 pub use session_handle::{SessionHandle, SessionHandleCodec, SessionHandleError};
 pub use signed_url::{SignedUrlError, UrlSigner};

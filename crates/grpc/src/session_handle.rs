@@ -11,21 +11,17 @@
 //!                                      len u16 ‖ session_id ‖ len u16 ‖ user_id ) ‖ tag[16] )
 //! ```
 //!
+//! (The sealing is [`crate::sealed::Sealer`] with label `session-handle`.)
 //! Opening checks the tag in constant time (inside `ring`); a handle that was changed, or
 //! sealed under another secret, does not open. The databroker version lets a reader wait for
 //! its replica to catch up right after login (read-your-writes) before it says "no session".
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom as _, SystemRandom};
+use crate::sealed::{SealedError, Sealer, unix};
 
 /// Format byte of the plaintext; bump when the layout changes.
 const FORMAT: u8 = 1;
-/// Binds ciphertexts to this use of the key.
-const AAD: &[u8] = b"portcullis session handle";
 /// Longest token accepted (ids are short; anything longer is not ours).
 const MAX_TOKEN: usize = 1024;
 
@@ -43,9 +39,9 @@ pub struct SessionHandle {
 }
 
 /// Seals and opens session handles. Cheap to share (`Sync`); the key never prints.
+#[derive(Debug)]
 pub struct SessionHandleCodec {
-    key: LessSafeKey,
-    rng: SystemRandom,
+    sealer: Sealer,
 }
 
 /// A token is not a session handle of this cluster.
@@ -59,40 +55,19 @@ pub enum SessionHandleError {
     Invalid,
 }
 
-impl std::fmt::Debug for SessionHandleCodec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionHandleCodec([redacted])")
-    }
-}
-
 // === impl SessionHandleCodec ===
 
 impl SessionHandleCodec {
     /// A codec whose key is derived from `cookie_secret`.
     pub fn new(cookie_secret: &[u8; 32]) -> SessionHandleCodec {
-        let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"portcullis");
-        let prk = salt.extract(cookie_secret);
-        let mut key = [0u8; 32];
-        prk.expand(&[b"session-handle".as_slice()], ring::hkdf::HKDF_SHA256)
-            .and_then(|okm| okm.fill(&mut key))
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        let key = UnboundKey::new(&AES_256_GCM, &key).expect("AES-256 takes a 32-byte key");
         SessionHandleCodec {
-            key: LessSafeKey::new(key),
-            rng: SystemRandom::new(),
+            sealer: Sealer::new(cookie_secret, "session-handle"),
         }
     }
 
     /// The sealed, base64url token for `handle`.
     pub fn seal(&self, handle: &SessionHandle) -> String {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce)
-            .expect("the operating system's random number generator failed");
-        let mut data = Vec::with_capacity(
-            NONCE_LEN + 32 + handle.session_id.len() + handle.user_id.len() + 16,
-        );
-        data.extend_from_slice(&nonce);
+        let mut data = Vec::with_capacity(21 + handle.session_id.len() + handle.user_id.len());
         data.push(FORMAT);
         data.extend_from_slice(&unix(handle.issued_at).to_be_bytes());
         data.extend_from_slice(&handle.version.to_be_bytes());
@@ -101,17 +76,7 @@ impl SessionHandleCodec {
             data.extend_from_slice(&len.to_be_bytes());
             data.extend_from_slice(s.as_bytes());
         }
-        let (_, plaintext) = data.split_at_mut(NONCE_LEN);
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
-                plaintext,
-            )
-            .expect("AES-GCM seals any message shorter than 64 GiB");
-        data.extend_from_slice(tag.as_ref());
-        URL_SAFE_NO_PAD.encode(data)
+        self.sealer.seal(&data)
     }
 
     /// Opens a token made by [`SessionHandleCodec::seal`] under the same secret.
@@ -119,20 +84,11 @@ impl SessionHandleCodec {
         if token.len() > MAX_TOKEN {
             return Err(SessionHandleError::Malformed);
         }
-        let mut data = URL_SAFE_NO_PAD
-            .decode(token.trim())
-            .map_err(|_| SessionHandleError::Malformed)?;
-        if data.len() < NONCE_LEN + AES_256_GCM.tag_len() {
-            return Err(SessionHandleError::Malformed);
-        }
-        let (nonce, sealed) = data.split_at_mut(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| SessionHandleError::Malformed)?;
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(AAD), sealed)
-            .map_err(|_| SessionHandleError::Invalid)?;
-        parse(plain).ok_or(SessionHandleError::Invalid)
+        let plain = self.sealer.open(token).map_err(|e| match e {
+            SealedError::Malformed => SessionHandleError::Malformed,
+            SealedError::Invalid | SealedError::Expired => SessionHandleError::Invalid,
+        })?;
+        parse(&plain).ok_or(SessionHandleError::Invalid)
     }
 }
 
@@ -163,13 +119,12 @@ fn string(bytes: &[u8]) -> Option<(String, &[u8])> {
     Some((String::from_utf8(s.to_vec()).ok()?, rest))
 }
 
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ring::aead::NONCE_LEN;
 
     fn handle() -> SessionHandle {
         SessionHandle {
