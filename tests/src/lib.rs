@@ -5,9 +5,16 @@
 //! - [`postgres`]: a private, throw-away PostgreSQL server (or `DATABASE_URL`).
 //! - [`oidc`]: a real OpenID provider (node `oidc-provider`, pinned in `tests/oidc`).
 //!
+//! - [`upstream`]: an echo upstream that records what the proxy forwarded.
+//! - [`jwt`]: identity JWTs verified by an independent implementation (pyjwt).
+//! - [`browser`]: a real Chromium, driven by `playwright-core` (pinned in `tests/browser`).
+//!
 //! Everything waits on conditions with deadlines; nothing sleeps and hopes.
 
+pub mod browser;
+pub mod jwt;
 pub mod oidc;
 pub mod postgres;
 pub mod process;
+pub mod upstream;
 pub mod wait;
