@@ -9,6 +9,8 @@
 //! - [`jwt`]: identity JWTs verified by an independent implementation (pyjwt).
 //! - [`browser`]: a real Chromium, driven by `playwright-core` (pinned in `tests/browser`).
 //!
+//! - [`tls`]: a throw-away CA and the certificates it signs (rcgen), for TLS tests.
+//!
 //! Everything waits on conditions with deadlines; nothing sleeps and hopes.
 
 pub mod browser;
@@ -16,5 +18,6 @@ pub mod jwt;
 pub mod oidc;
 pub mod postgres;
 pub mod process;
+pub mod tls;
 pub mod upstream;
 pub mod wait;

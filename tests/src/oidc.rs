@@ -34,9 +34,25 @@ fn directory() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
 }
 
+/// Provider settings beyond clients and groups.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Access token lifetime (default one hour): short values exercise token refresh.
+    pub access_token_ttl: Option<Duration>,
+}
+
 impl OidcProvider {
     /// Starts the provider with `clients`; `groups` maps login names to their groups.
     pub fn start(clients: &[Client], groups: &[(&str, &[&str])]) -> anyhow::Result<OidcProvider> {
+        OidcProvider::start_with(clients, groups, &Settings::default())
+    }
+
+    /// [`OidcProvider::start`] with `settings`.
+    pub fn start_with(
+        clients: &[Client],
+        groups: &[(&str, &[&str])],
+        settings: &Settings,
+    ) -> anyhow::Result<OidcProvider> {
         let dir = directory();
         anyhow::ensure!(
             dir.join("node_modules/oidc-provider").is_dir(),
@@ -58,7 +74,11 @@ impl OidcProvider {
             .iter()
             .map(|(login, g)| ((*login).to_owned(), json!(g)))
             .collect();
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        if let Some(ttl) = settings.access_token_ttl {
+            command.env("OIDC_ACCESS_TOKEN_TTL", ttl.as_secs().max(1).to_string());
+        }
+        let mut child = command
             .arg("provider.mjs")
             .current_dir(&dir)
             .env("OIDC_CLIENTS", Value::from(clients).to_string())

@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+mod http;
+
 /// The running roles.
 pub(crate) struct Roles {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
@@ -25,17 +27,6 @@ pub(crate) struct Roles {
 pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Roles> {
     let mut tasks = JoinSet::new();
     let s = config.services;
-    let missing: Vec<&str> = [(s.proxy, "proxy"), (s.authenticate, "authenticate")]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-    if !missing.is_empty() {
-        anyhow::bail!(
-            "the {} role(s) are not available in this build yet; run `services: databroker`, \
-             `services: authorize` or `services: databroker,authorize`",
-            missing.join(", ")
-        );
-    }
     let secret = SharedSecret::from(*config.shared_secret.expose());
     let storage = if s.databroker {
         // Opened before "started" so a bad database fails start-up, not the first call.
@@ -43,18 +34,36 @@ pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyho
     } else {
         None
     };
+    // Every other role reads the databroker: the store itself in process, else one client of
+    // `databroker_service_url` shared by the roles of this process.
+    let databroker = match &storage {
+        Some(storage) => Some(Arc::clone(storage)),
+        None if s.authorize || s.proxy || s.authenticate => Some(
+            portcullis_authorize::connect_databroker(config)
+                .context("cannot reach the databroker")?,
+        ),
+        None => None,
+    };
     let engine = if s.authorize {
-        let databroker = match &storage {
-            Some(storage) => Arc::clone(storage),
-            None => portcullis_authorize::connect_databroker(config)
-                .context("cannot start the authorize role")?,
-        };
+        let databroker = Arc::clone(databroker.as_ref().expect("set for authorize"));
         let engine = portcullis_authorize::Engine::new(config, databroker)
             .context("cannot start the authorize role")?;
         Some(Arc::new(engine))
     } else {
         None
     };
+    if let Some(databroker) = databroker
+        && (s.proxy || s.authenticate)
+    {
+        let roles = http::HttpRoles {
+            config,
+            secret: &secret,
+            databroker,
+            engine: engine.clone(),
+            stop: stop.clone(),
+        };
+        http::start(roles, &mut tasks).await?;
+    }
     match (storage, engine) {
         (Some(storage), Some(engine)) => {
             let listener = bind("authorize", config.grpc_address).await?;

@@ -1,0 +1,132 @@
+//! The public HTTP side: the proxy (with the authenticate host served in process when both
+//! roles run here) or, for `services: authenticate` alone, the authenticate host on its own
+//! listener.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use portcullis_authenticate::Authenticate;
+use portcullis_config::Config;
+use portcullis_databroker::Storage;
+use portcullis_grpc::{AuthorizeClient, SharedSecret};
+use portcullis_proto::Authorizer;
+use portcullis_proxy::{HostService, Proxy};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tower::ServiceExt;
+
+use super::{bind, stopped};
+
+/// What the HTTP roles need from the rest of the process.
+pub(super) struct HttpRoles<'a> {
+    pub(super) config: &'a Config,
+    pub(super) secret: &'a SharedSecret,
+    /// The databroker (in process, or a client of `databroker_service_url`).
+    pub(super) databroker: Arc<dyn Storage>,
+    /// The in-process authorize engine, when this process runs authorize.
+    pub(super) engine: Option<Arc<portcullis_authorize::Engine>>,
+    pub(super) stop: watch::Receiver<bool>,
+}
+
+/// Starts the proxy and/or authenticate roles.
+pub(super) async fn start(
+    roles: HttpRoles<'_>,
+    tasks: &mut JoinSet<(&'static str, anyhow::Result<()>)>,
+) -> anyhow::Result<()> {
+    let HttpRoles {
+        config,
+        secret,
+        databroker,
+        engine,
+        stop,
+    } = roles;
+    let s = config.services;
+    let authenticate = if s.authenticate {
+        let authenticate = Authenticate::new(config, Arc::clone(&databroker))
+            .context("cannot start the authenticate role")?;
+        let authenticate = Arc::new(authenticate);
+        let refresh = Arc::clone(&authenticate);
+        let shutdown = stopped(stop.clone());
+        tasks.spawn(async move {
+            refresh.run_refresh(shutdown).await;
+            ("authenticate refresh", Ok(()))
+        });
+        Some(authenticate)
+    } else {
+        None
+    };
+    if s.proxy {
+        let authorizer: Arc<dyn Authorizer> = match engine {
+            Some(engine) => engine,
+            None => {
+                let url = config
+                    .authorize_service_urls
+                    .first()
+                    .context("authorize_service_url is required")?;
+                Arc::new(
+                    AuthorizeClient::connect(url.as_str(), secret)
+                        .context("cannot reach the authorize role")?,
+                )
+            }
+        };
+        let jwks = jwks(config)?;
+        let mut proxy = Proxy::new(config, authorizer, databroker, jwks)
+            .context("cannot start the proxy role")?;
+        if let Some(authenticate) = &authenticate {
+            proxy = proxy.with_authenticate(host_service(authenticate));
+        }
+        let proxy = Arc::new(proxy);
+        let listener = bind("proxy", config.address).await?;
+        let shutdown = stopped(stop.clone());
+        tasks.spawn(async move {
+            let result = proxy.serve(listener, shutdown).await;
+            ("proxy", result.map_err(anyhow::Error::from))
+        });
+        if let Some(address) = config.http_redirect_addr {
+            let listener = bind("http_redirect", address).await?;
+            let shutdown = stopped(stop.clone());
+            tasks.spawn(async move {
+                let result = portcullis_proxy::serve_http_redirect(listener, shutdown).await;
+                ("http redirect", result.map_err(anyhow::Error::from))
+            });
+        }
+    } else if let Some(authenticate) = &authenticate {
+        let tls = portcullis_proxy::server_tls(config).context("cannot load certificates")?;
+        let listener = bind("authenticate", config.address).await?;
+        let service = host_service(authenticate);
+        let shutdown = stopped(stop.clone());
+        tasks.spawn(async move {
+            let result = portcullis_proxy::serve_service(listener, tls, service, shutdown).await;
+            ("authenticate", result.map_err(anyhow::Error::from))
+        });
+    }
+    Ok(())
+}
+
+/// The authenticate router as a service the proxy's listeners can serve.
+fn host_service(authenticate: &Arc<Authenticate>) -> HostService {
+    use http_body_util::BodyExt as _;
+    let router = authenticate.router();
+    let service = ServiceExt::<Request<Incoming>>::map_response(
+        router,
+        |response: Response<axum::body::Body>| {
+            response.map(|body| {
+                body.map_err(|e| Box::new(e) as portcullis_proxy::BoxError)
+                    .boxed_unsync()
+            })
+        },
+    );
+    HostService::new(service)
+}
+
+/// The identity JWT's public keys, served by the proxy on every route host.
+fn jwks(config: &Config) -> anyhow::Result<String> {
+    let key = match &config.signing_key {
+        Some(pem) => portcullis_authorize::SigningKey::from_pem(pem.expose())
+            .context("signing_key")?,
+        None => portcullis_authorize::SigningKey::derive(config.shared_secret.expose()),
+    };
+    Ok(serde_json::to_string(&key.jwks())?)
+}
