@@ -50,10 +50,23 @@ impl Portcullis {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("portcullis.yaml");
         std::fs::write(&file, config)?;
+        let file = file.to_str().context("a UTF-8 temporary path")?.to_owned();
+        Portcullis::start_command(&["run", "--config", &file], env, dir)
+    }
+
+    /// Starts `portcullis <args>` (a command that serves, like `dev`) and waits until it has
+    /// started.
+    pub fn start_args(args: &[&str]) -> anyhow::Result<Portcullis> {
+        Portcullis::start_command(args, &[], tempfile::tempdir()?)
+    }
+
+    fn start_command(
+        args: &[&str],
+        env: &[(&str, &str)],
+        dir: tempfile::TempDir,
+    ) -> anyhow::Result<Portcullis> {
         let mut child = Command::new(executable())
-            .arg("run")
-            .arg("--config")
-            .arg(&file)
+            .args(args)
             .env("LOG_FORMAT", "json")
             .envs(env.iter().copied())
             .stdin(Stdio::null())

@@ -101,7 +101,10 @@ routes:
 
 impl Cluster {
     fn resolver_rules(&self) -> String {
-        format!("MAP *.localhost 127.0.0.1:{}", self.portcullis.address("proxy").port())
+        format!(
+            "MAP *.localhost 127.0.0.1:{}",
+            self.portcullis.address("proxy").port()
+        )
     }
 
     async fn sessions(&self) -> Vec<Session> {
@@ -191,7 +194,11 @@ async fn a_browser_logs_in_through_the_idp_reaches_the_upstream_and_signs_out() 
     let verified = pyjwt_verify(&jwks, jwt, "app.localhost").expect("the JWT verifies");
     assert_eq!(verified["claims"]["email"], "alice@example.com");
     assert_eq!(verified["claims"]["groups"], serde_json::json!(["staff"]));
-    assert!(forwarded.header("cookie").is_none_or(|c| !c.contains("_portcullis")));
+    assert!(
+        forwarded
+            .header("cookie")
+            .is_none_or(|c| !c.contains("_portcullis"))
+    );
 
     // The route-host cookie: a small handle with secure attributes, living cookie_expire.
     let cookie = app
@@ -215,18 +222,37 @@ async fn a_browser_logs_in_through_the_idp_reaches_the_upstream_and_signs_out() 
     // Signed in, but not allowed on admin: 403 without another IdP round trip.
     let admin = journey.snapshot("admin").unwrap();
     assert_eq!(admin.status, Some(403), "{}", admin.text);
-    assert!(admin.url.starts_with("https://admin.localhost/"), "{}", admin.url);
+    assert!(
+        admin.url.starts_with("https://admin.localhost/"),
+        "{}",
+        admin.url
+    );
 
     let user_page = journey.snapshot("user_page").unwrap();
-    assert!(user_page.text.contains("alice@example.com"), "{}", user_page.text);
+    assert!(
+        user_page.text.contains("alice@example.com"),
+        "{}",
+        user_page.text
+    );
     assert!(user_page.text.contains("staff"), "{}", user_page.text);
 
     // Signed out: cookies gone, session record gone, and the route asks for login again.
     let signed_out = journey.snapshot("signed_out").unwrap();
-    assert!(signed_out.url.starts_with(cluster.idp.issuer()), "{}", signed_out.url);
+    assert!(
+        signed_out.url.starts_with(cluster.idp.issuer()),
+        "{}",
+        signed_out.url
+    );
     assert!(signed_out.cookie("_portcullis", "app.localhost").is_none());
-    assert!(signed_out.cookie("_portcullis", "authenticate.localhost").is_none());
-    assert!(cluster.sessions().await.is_empty(), "the session record is deleted");
+    assert!(
+        signed_out
+            .cookie("_portcullis", "authenticate.localhost")
+            .is_none()
+    );
+    assert!(
+        cluster.sessions().await.is_empty(),
+        "the session record is deleted"
+    );
     let again = journey.snapshot("again").unwrap();
     assert!(again.url.starts_with(cluster.idp.issuer()), "{}", again.url);
 }
@@ -241,13 +267,20 @@ async fn the_refresh_manager_refreshes_a_short_lived_access_token() {
         .expect("the browser journey completes");
     let sessions = cluster.sessions().await;
     assert_eq!(sessions.len(), 1);
-    let first = sessions[0].oauth_token.clone().expect("IdP tokens are kept");
-    let refreshed = wait::until_async(Duration::from_secs(30), "the access token to be refreshed", || async {
-        let sessions = cluster.sessions().await;
-        let token = sessions.first()?.oauth_token.clone()?;
-        (token.access_token != first.access_token && sessions[0].refreshed_at.is_some())
-            .then_some(sessions[0].clone())
-    })
+    let first = sessions[0]
+        .oauth_token
+        .clone()
+        .expect("IdP tokens are kept");
+    let refreshed = wait::until_async(
+        Duration::from_secs(30),
+        "the access token to be refreshed",
+        || async {
+            let sessions = cluster.sessions().await;
+            let token = sessions.first()?.oauth_token.clone()?;
+            (token.access_token != first.access_token && sessions[0].refreshed_at.is_some())
+                .then_some(sessions[0].clone())
+        },
+    )
     .await
     .unwrap();
     assert!(refreshed.oauth_token.unwrap().expires_at > first.expires_at);

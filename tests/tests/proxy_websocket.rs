@@ -131,3 +131,18 @@ async fn deleting_the_session_closes_an_open_websocket_within_two_seconds() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_open_websockets() {
+    let upstream = WsEcho::start().await;
+    let proxy = Harness::start(&routes(&upstream)).await;
+    let alice = proxy.login("alice", "alice@example.com", &[]).await;
+    let mut ws = open(&proxy, "ws.example.com", &alice.cookie())
+        .await
+        .expect("upgrade");
+    echo(&mut ws, "before shutdown").await;
+    let stopping = tokio::spawn(proxy.stop());
+    let closed = tokio::time::timeout(Duration::from_secs(2), ws.recv()).await;
+    assert_eq!(closed, Ok(None), "the tunnel closes when shutdown begins");
+    stopping.await.unwrap().expect("serve ends cleanly");
+}

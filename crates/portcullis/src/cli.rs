@@ -26,6 +26,9 @@ pub(crate) enum Command {
     Run(ConfigArgs),
     /// Check a configuration and print every problem with its key and line (exit 64 if any).
     Validate(ConfigArgs),
+    /// Try portcullis out: everything in one process with a built-in development identity
+    /// provider and a demo app, on http://*.localhost (never for production).
+    Dev(crate::dev::DevArgs),
     /// Print a fresh random 32-byte secret, base64-encoded, for `shared_secret` or `cookie_secret`.
     GenSecret,
     /// Policy tools.

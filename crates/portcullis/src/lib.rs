@@ -5,6 +5,7 @@
 //! it into their own executable so they always drive the code under test.
 
 mod cli;
+mod dev;
 mod policy_test;
 mod roles;
 mod run;
@@ -41,6 +42,7 @@ pub fn main() -> ExitCode {
             }),
             Err(code) => code,
         },
+        Command::Dev(args) => crate::dev::run(&args),
         Command::GenSecret => {
             println!("{}", cli::gen_secret());
             ExitCode::SUCCESS

@@ -14,6 +14,16 @@ use tokio::task::JoinSet;
 
 mod http;
 
+pub(crate) use http::router_service;
+
+/// Listeners bound before the configuration was final (`portcullis dev` binds port 0 and
+/// writes the port it got into the routes).
+#[derive(Debug, Default)]
+pub(crate) struct Prebound {
+    /// Used instead of binding `address`.
+    pub(crate) address: Option<TcpListener>,
+}
+
 /// The running roles.
 pub(crate) struct Roles {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
@@ -24,7 +34,11 @@ pub(crate) struct Roles {
 ///
 /// The databroker storage is opened once: an authorize role in the same process reads it
 /// directly (no loopback gRPC), and both serve on the one `grpc_address` listener.
-pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyhow::Result<Roles> {
+pub(crate) async fn start(
+    config: &Config,
+    stop: watch::Receiver<bool>,
+    prebound: Prebound,
+) -> anyhow::Result<Roles> {
     let mut tasks = JoinSet::new();
     let s = config.services;
     let secret = SharedSecret::from(*config.shared_secret.expose());
@@ -57,6 +71,7 @@ pub(crate) async fn start(config: &Config, stop: watch::Receiver<bool>) -> anyho
     {
         let roles = http::HttpRoles {
             config,
+            listener: prebound.address,
             secret: &secret,
             databroker,
             engine: engine.clone(),

@@ -6,6 +6,8 @@ use std::time::Duration;
 use portcullis_config::Config;
 use tokio::sync::watch;
 
+use crate::roles::Prebound;
+
 /// How long in-flight work may take to finish after SIGTERM/SIGINT.
 const GRACE_PERIOD: Duration = Duration::from_secs(30);
 
@@ -31,22 +33,20 @@ pub(crate) fn summary(config: &Config) -> String {
 /// Runs until a signal arrives and every role has drained (or the grace period ends).
 pub(crate) fn run(config: Config) -> ExitCode {
     crate::telemetry::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
-    runtime.block_on(async move {
+    runtime.block_on(serve(config, Prebound::default()))
+}
+
+/// Starts the roles and runs until a signal arrives and every role has drained.
+pub(crate) async fn serve(config: Config, prebound: Prebound) -> ExitCode {
+    {
         if config.shared_secret_generated {
             tracing::warn!("no shared_secret configured: using a random one for this process");
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut roles = match crate::roles::start(&config, stop_rx).await {
+        let mut roles = match crate::roles::start(&config, stop_rx, prebound).await {
             Ok(roles) => roles,
             Err(e) => {
                 tracing::error!(error = %e, "cannot start");
@@ -76,7 +76,16 @@ pub(crate) fn run(config: Config) -> ExitCode {
         } else {
             ExitCode::SUCCESS
         }
-    })
+    }
+}
+
+/// The multi-threaded runtime every command that serves runs on.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| tracing::error!(error = %e, "cannot start the async runtime"))
+        .ok()
 }
 
 /// Resolves with the signal's name on SIGTERM or SIGINT.

@@ -141,6 +141,7 @@ fn respond(
             authorizer: Arc::clone(&proxy.authorizer),
             check: decided.check,
             idle: route.route.idle_timeout,
+            closing: proxy.closing.subscribe(),
         });
     }
     let (mut parts, body) = response.into_parts();

@@ -38,6 +38,8 @@ pub struct Proxy {
     pub(crate) jwks: Bytes,
     authenticate: Option<HostService>,
     tls: Option<ListenerTls>,
+    /// Set when [`Proxy::serve`]'s shutdown begins: upgraded connections close.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -75,6 +77,7 @@ impl Proxy {
             jwks: Bytes::from(jwks_json),
             authenticate: None,
             tls: listener_tls(config)?,
+            closing: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -109,7 +112,8 @@ impl Proxy {
     }
 
     /// Serves on `listener` — TLS from `certificates` unless `insecure_server` — until
-    /// `shutdown` resolves, then drains in-flight requests (for at most 30 s).
+    /// `shutdown` resolves, then drains in-flight requests (for at most 30 s). Upgraded
+    /// connections (WebSockets) are closed when shutdown begins.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
@@ -120,6 +124,11 @@ impl Proxy {
             header_read_timeout: self.snapshot.load().read_timeout,
         };
         let service = self.service();
+        let proxy = Arc::clone(&self);
+        let shutdown = async move {
+            shutdown.await;
+            proxy.closing.send_replace(true);
+        };
         serve_with(listener, tls, service, options, shutdown).await
     }
 

@@ -3,7 +3,8 @@
 //! [`REAUTHORIZE_EVERY`](crate::forward::REAUTHORIZE_EVERY) with the same credentials. When
 //! the answer becomes a deny — the session was deleted or expired, the policy changed — both
 //! sides are closed. A `503` (authorize cannot tell right now) keeps the connection open.
-//! With the route's `idle_timeout`, a tunnel with no bytes either way for that long closes.
+//! With the route's `idle_timeout`, a tunnel with no bytes either way for that long closes;
+//! every tunnel closes when the server's shutdown begins.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub(crate) struct Tunnel {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) check: AuthorizeRequest,
     pub(crate) idle: Option<Duration>,
+    /// Becomes `true` when the server shuts down.
+    pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Why a tunnel ended.
@@ -33,6 +36,7 @@ enum End {
     Closed(std::io::Result<(u64, u64)>),
     Denied(u16),
     Idle,
+    Shutdown,
 }
 
 /// Runs the tunnel in its own task.
@@ -40,7 +44,7 @@ pub(crate) fn spawn(tunnel: Tunnel) {
     tokio::spawn(run(tunnel));
 }
 
-async fn run(tunnel: Tunnel) {
+async fn run(mut tunnel: Tunnel) {
     let request_id = tunnel.check.request_id.clone();
     let (client, upstream) = match tokio::try_join!(tunnel.client, tunnel.upstream) {
         Ok(pair) => pair,
@@ -56,6 +60,7 @@ async fn run(tunnel: Tunnel) {
         copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => End::Closed(copied),
         status = until_denied(tunnel.authorizer.as_ref(), &tunnel.check) => End::Denied(status),
         () = until_idle(&activity, tunnel.idle) => End::Idle,
+        _ = tunnel.closing.wait_for(|closing| *closing) => End::Shutdown,
     };
     // Dropping both sides closes them.
     drop((client, upstream));
@@ -70,6 +75,7 @@ async fn run(tunnel: Tunnel) {
             tracing::info!(%request_id, status, "upgraded connection closed: no longer authorized");
         }
         End::Idle => tracing::debug!(%request_id, "upgraded connection closed: idle"),
+        End::Shutdown => tracing::debug!(%request_id, "upgraded connection closed: shutdown"),
     }
 }
 

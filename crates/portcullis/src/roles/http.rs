@@ -5,16 +5,17 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use portcullis_authenticate::Authenticate;
 use portcullis_config::Config;
 use portcullis_databroker::Storage;
 use portcullis_grpc::{AuthorizeClient, SharedSecret};
 use portcullis_proto::Authorizer;
 use portcullis_proxy::{HostService, Proxy};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use http::{Request, Response};
-use hyper::body::Incoming;
 use tower::ServiceExt;
 
 use super::{bind, stopped};
@@ -22,6 +23,8 @@ use super::{bind, stopped};
 /// What the HTTP roles need from the rest of the process.
 pub(super) struct HttpRoles<'a> {
     pub(super) config: &'a Config,
+    /// `address`, already bound (else it is bound here).
+    pub(super) listener: Option<TcpListener>,
     pub(super) secret: &'a SharedSecret,
     /// The databroker (in process, or a client of `databroker_service_url`).
     pub(super) databroker: Arc<dyn Storage>,
@@ -37,6 +40,7 @@ pub(super) async fn start(
 ) -> anyhow::Result<()> {
     let HttpRoles {
         config,
+        listener,
         secret,
         databroker,
         engine,
@@ -75,10 +79,10 @@ pub(super) async fn start(
         let mut proxy = Proxy::new(config, authorizer, databroker, jwks)
             .context("cannot start the proxy role")?;
         if let Some(authenticate) = &authenticate {
-            proxy = proxy.with_authenticate(host_service(authenticate));
+            proxy = proxy.with_authenticate(router_service(authenticate.router()));
         }
         let proxy = Arc::new(proxy);
-        let listener = bind("proxy", config.address).await?;
+        let listener = listen("proxy", listener, config).await?;
         let shutdown = stopped(stop.clone());
         tasks.spawn(async move {
             let result = proxy.serve(listener, shutdown).await;
@@ -94,8 +98,8 @@ pub(super) async fn start(
         }
     } else if let Some(authenticate) = &authenticate {
         let tls = portcullis_proxy::server_tls(config).context("cannot load certificates")?;
-        let listener = bind("authenticate", config.address).await?;
-        let service = host_service(authenticate);
+        let listener = listen("authenticate", listener, config).await?;
+        let service = router_service(authenticate.router());
         let shutdown = stopped(stop.clone());
         tasks.spawn(async move {
             let result = portcullis_proxy::serve_service(listener, tls, service, shutdown).await;
@@ -105,10 +109,24 @@ pub(super) async fn start(
     Ok(())
 }
 
-/// The authenticate router as a service the proxy's listeners can serve.
-fn host_service(authenticate: &Arc<Authenticate>) -> HostService {
+/// The pre-bound listener, or `address` bound now.
+async fn listen(
+    service: &'static str,
+    listener: Option<TcpListener>,
+    config: &Config,
+) -> anyhow::Result<TcpListener> {
+    match listener {
+        Some(listener) => {
+            tracing::info!(service, address = %listener.local_addr()?, "listening");
+            Ok(listener)
+        }
+        None => bind(service, config.address).await,
+    }
+}
+
+/// An axum router (authenticate's, the dev IdP's) as a service the proxy's listeners serve.
+pub(crate) fn router_service(router: axum::Router) -> HostService {
     use http_body_util::BodyExt as _;
-    let router = authenticate.router();
     let service = ServiceExt::<Request<Incoming>>::map_response(
         router,
         |response: Response<axum::body::Body>| {
@@ -124,8 +142,9 @@ fn host_service(authenticate: &Arc<Authenticate>) -> HostService {
 /// The identity JWT's public keys, served by the proxy on every route host.
 fn jwks(config: &Config) -> anyhow::Result<String> {
     let key = match &config.signing_key {
-        Some(pem) => portcullis_authorize::SigningKey::from_pem(pem.expose())
-            .context("signing_key")?,
+        Some(pem) => {
+            portcullis_authorize::SigningKey::from_pem(pem.expose()).context("signing_key")?
+        }
         None => portcullis_authorize::SigningKey::derive(config.shared_secret.expose()),
     };
     Ok(serde_json::to_string(&key.jwks())?)
