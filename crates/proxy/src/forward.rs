@@ -36,6 +36,8 @@ pub(crate) struct Decided {
 }
 
 /// Forwards an allowed request to `route`'s upstreams.
+// Each argument is a different piece of the request's state; a bundle struct would only
+// rename them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     proxy: &Arc<Proxy>,
