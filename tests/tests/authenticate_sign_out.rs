@@ -179,3 +179,42 @@ async fn a_route_hosts_signed_sign_out_returns_there() {
     let hop = support::get(&browser, &evil).await;
     assert_eq!(hop.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_hosts_id_token_hint_reaches_the_idp_when_the_session_is_already_gone() {
+    let env = support::start(Options::default()).await;
+    let browser = support::browser();
+    let handle = signed_in(&env, &browser).await;
+    let id_token = support::session(&*env.storage, &handle.session_id)
+        .await
+        .expect("the session")
+        .0
+        .id_token
+        .expose()
+        .to_owned();
+    // The route host deleted the session before sending the browser here, with its ID token.
+    env.storage
+        .put(vec![portcullis_databroker::RecordWrite::delete(
+            portcullis_proto::Session::TYPE,
+            &handle.session_id,
+        )])
+        .await
+        .unwrap();
+    let mut url = env.base.join("/.portcullis/sign_out").unwrap();
+    url.query_pairs_mut()
+        .append_pair("redirect_uri", &format!("{APP}/bye"))
+        .append_pair("id_token_hint", &id_token);
+    let signed = UrlSigner::new(&support::SHARED_SECRET).sign(
+        url,
+        SystemTime::now(),
+        Duration::from_secs(60),
+    );
+    let hop = support::get(&browser, &signed).await;
+    let end = hop
+        .location
+        .clone()
+        .expect("to the IdP's end-session endpoint");
+    assert_eq!(support::param(&end, "id_token_hint"), Some(id_token));
+    let landed = through_idp_logout(&env, &browser, &hop).await;
+    assert_eq!(landed.location.unwrap().as_str(), format!("{APP}/bye"));
+}

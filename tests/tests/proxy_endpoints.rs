@@ -247,6 +247,11 @@ async fn sign_out_needs_a_same_site_post_with_its_csrf_token() {
         query(&clean, "redirect_uri").as_deref(),
         Some("https://app.example.com/bye")
     );
+    assert_eq!(
+        query(&clean, "id_token_hint").as_deref(),
+        Some("id-token"),
+        "the deleted session's ID token goes along for the IdP's end-session endpoint"
+    );
     let cleared = &done.set_cookies()[0];
     assert!(
         cleared.starts_with("_portcullis=;") && cleared.contains("Max-Age=0"),

@@ -49,7 +49,10 @@ pub(super) async fn get(
         return Ok(pages::confirm_sign_out(&token).into_response());
     }
     let verified = auth.signer.verify(&auth.request_url(&uri), now)?;
-    let return_to = match params(verified.query()).get("redirect_uri") {
+    let verified_params = params(verified.query());
+    // A route host that already deleted the session passes its ID token along (signed).
+    let hint = verified_params.get("id_token_hint").cloned();
+    let return_to = match verified_params.get("redirect_uri") {
         None => None,
         Some(target) => Some(
             auth.redirects
@@ -57,7 +60,7 @@ pub(super) async fn get(
                 .ok_or_else(|| Failure::ForeignRedirect(target.clone()))?,
         ),
     };
-    auth.sign_out(&headers, return_to.as_ref(), now).await
+    auth.sign_out(&headers, return_to.as_ref(), hint, now).await
 }
 
 pub(super) async fn post(
@@ -74,7 +77,7 @@ pub(super) async fn post(
     if bound != auth.session_binding(&headers) {
         return Err(Failure::SignOutToken);
     }
-    auth.sign_out(&headers, None, now).await
+    auth.sign_out(&headers, None, None, now).await
 }
 
 /// `GET /.portcullis/signed_out[?state=…]`.
@@ -110,12 +113,14 @@ impl Authenticate {
         &self,
         headers: &HeaderMap,
         return_to: Option<&Url>,
+        hint: Option<String>,
         now: SystemTime,
     ) -> Result<Response, Failure> {
-        let mut id_token = String::new();
+        let mut id_token = hint.unwrap_or_default();
         if let Some((_, handle)) = self.cookie_handle(headers) {
             if let Some((session, _)) =
                 records::read_session(&*self.storage, &handle.session_id).await?
+                && !session.id_token.expose().is_empty()
             {
                 id_token = session.id_token.expose().to_owned();
             }

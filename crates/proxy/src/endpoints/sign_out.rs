@@ -78,7 +78,21 @@ pub(super) async fn sign_out(
             "the sign-out form has expired; reload the page",
         ));
     }
+    let mut id_token = None;
     if let Some(handle) = token.and_then(|t| call.snapshot.sessions.open(&t).ok()) {
+        // Read before deleting: authenticate passes it to the IdP's end-session endpoint as
+        // `id_token_hint`, which some providers need to sign the user out without asking.
+        if let Ok(Some(record)) = call
+            .proxy
+            .databroker
+            .get(Session::TYPE, &handle.session_id)
+            .await
+        {
+            id_token = Session::decode(&record.data.type_url, &record.data.value)
+                .ok()
+                .map(|s| s.id_token.expose().to_owned())
+                .filter(|t| !t.is_empty());
+        }
         call.proxy
             .databroker
             .put(vec![RecordWrite::delete(Session::TYPE, &handle.session_id)])
@@ -99,6 +113,9 @@ pub(super) async fn sign_out(
         .map_err(|e| Failure::Internal(format!("authenticate sign-out URL: {e}")))?;
     url.query_pairs_mut()
         .append_pair("redirect_uri", redirect_uri.as_str());
+    if let Some(id_token) = &id_token {
+        url.query_pairs_mut().append_pair("id_token_hint", id_token);
+    }
     let signed = call
         .snapshot
         .signer
