@@ -161,6 +161,20 @@ impl Portcullis {
         self.lines().join("\n")
     }
 
+    /// The configuration file [`Portcullis::start`] wrote (rewrite it to test reloads).
+    pub fn config_file(&self) -> PathBuf {
+        self._dir.path().join("portcullis.yaml")
+    }
+
+    /// Sends `SIGHUP` (reload the configuration).
+    pub fn hangup(&self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -HUP failed");
+        Ok(())
+    }
+
     /// Sends SIGTERM and waits (up to 40 s) for the process to exit.
     pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
         let status = Command::new("kill")

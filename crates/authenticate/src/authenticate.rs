@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use portcullis_config::Config;
@@ -34,7 +36,8 @@ pub struct Authenticate {
     pub(crate) sign_out_form: Sealer,
     pub(crate) sign_out_return: Sealer,
     pub(crate) session_cookie: SessionCookie,
-    pub(crate) redirects: RedirectPolicy,
+    /// Where logins may return: the route hosts (swapped by [`Authenticate::reload`]).
+    pub(crate) redirects: ArcSwap<RedirectPolicy>,
     /// `authenticate_service_url`.
     pub(crate) base: Url,
     pub(crate) cookie_expire: Duration,
@@ -44,6 +47,13 @@ pub struct Authenticate {
 // === impl Authenticate ===
 
 impl Authenticate {
+    /// Takes up a reloaded configuration's routes (the hosts logins may return to). The IdP,
+    /// secrets and URLs need a restart.
+    pub fn reload(&self, config: &Config) {
+        self.redirects
+            .store(Arc::new(RedirectPolicy::new(&config.routes)));
+    }
+
     /// Builds the role from a validated configuration and the databroker (the in-process
     /// store or a gRPC [`portcullis_databroker::Client`]).
     ///
@@ -75,7 +85,7 @@ impl Authenticate {
             sign_out_form: Sealer::new(cookie_secret, "sign-out-form"),
             sign_out_return: Sealer::new(cookie_secret, "sign-out-return"),
             session_cookie: SessionCookie::new(&config.cookie),
-            redirects: RedirectPolicy::new(&config.routes),
+            redirects: ArcSwap::from_pointee(RedirectPolicy::new(&config.routes)),
             base,
             cookie_expire: config.cookie.expire,
             signout_redirect_url: config.signout_redirect_url.clone(),

@@ -14,6 +14,8 @@
 //! Every decision writes one line to the decision log.
 
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::{Instant, SystemTime};
 
 use portcullis_config::Config;
@@ -33,12 +35,35 @@ use crate::{IdentityJwtSigner, SigningKey, TokenRequest, certificate, credential
 /// Decides requests in process. Implements [`Authorizer`]; the Check service wraps it.
 #[derive(Debug)]
 pub struct Engine {
-    routes: RouteTable,
+    /// Routes and header rules: swapped whole by [`Engine::reload`].
+    rules: ArcSwap<Rules>,
     sessions: Sessions,
     codec: SessionHandleCodec,
     signer: IdentityJwtSigner,
     responder: Responder,
+}
+
+/// What a configuration reload can change.
+#[derive(Debug)]
+struct Rules {
+    routes: RouteTable,
     headers: HeaderRules,
+}
+
+impl Rules {
+    fn new(config: &Config) -> Rules {
+        Rules {
+            routes: RouteTable::new(&config.routes),
+            headers: HeaderRules {
+                cookie_name: config.cookie.name.clone(),
+                claims_headers: config
+                    .jwt_claims_headers
+                    .iter()
+                    .map(|(h, c)| (h.to_ascii_lowercase(), c.clone()))
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// A decision and what the log line needs.
@@ -68,7 +93,7 @@ impl Engine {
             ],
         );
         Ok(Engine {
-            routes: RouteTable::new(&config.routes),
+            rules: ArcSwap::from_pointee(Rules::new(config)),
             sessions: Sessions::new(Arc::new(replica), databroker),
             codec: SessionHandleCodec::new(config.cookie.secret.expose()),
             signer: IdentityJwtSigner::new(key),
@@ -76,15 +101,13 @@ impl Engine {
                 config.authenticate_service_url.as_ref(),
                 config.shared_secret.expose(),
             ),
-            headers: HeaderRules {
-                cookie_name: config.cookie.name.clone(),
-                claims_headers: config
-                    .jwt_claims_headers
-                    .iter()
-                    .map(|(h, c)| (h.to_ascii_lowercase(), c.clone()))
-                    .collect(),
-            },
         })
+    }
+
+    /// Swaps in `config`'s routes (with their policies), cookie name and claim headers at
+    /// once; decisions in flight finish on the old ones. Keys and secrets need a restart.
+    pub fn reload(&self, config: &Config) {
+        self.rules.store(Arc::new(Rules::new(config)));
     }
 
     /// The local replica of session and user records.
@@ -100,13 +123,14 @@ impl Engine {
 
     /// How many routes the engine decides for.
     pub fn route_count(&self) -> usize {
-        self.routes.len()
+        self.rules.load().routes.len()
     }
 
     /// Decides `request` and logs the decision.
     pub async fn decide(&self, request: &AuthorizeRequest) -> AuthorizeDecision {
         let started = Instant::now();
-        let outcome = self.evaluate(request, SystemTime::now()).await;
+        let rules = self.rules.load_full();
+        let outcome = self.evaluate(&rules, request, SystemTime::now()).await;
         let identity = outcome.identity.as_deref();
         log(&DecisionLine {
             request_id: &request.request_id,
@@ -121,10 +145,15 @@ impl Engine {
         outcome.decision
     }
 
-    async fn evaluate<'a>(&'a self, request: &'a AuthorizeRequest, now: SystemTime) -> Outcome<'a> {
+    async fn evaluate<'a>(
+        &'a self,
+        rules: &'a Rules,
+        request: &'a AuthorizeRequest,
+        now: SystemTime,
+    ) -> Outcome<'a> {
         let route = match &request.route_id {
-            Some(id) => self.routes.get(id),
-            None => self
+            Some(id) => rules.routes.get(id),
+            None => rules
                 .routes
                 .find(&request.scheme, &request.host, &request.path),
         };
@@ -134,7 +163,7 @@ impl Engine {
         };
         let route_id = route.route.id.as_str();
         let mut reasons: Vec<&'static str> = Vec::new();
-        let identity = match credential::session_token(request, &self.headers.cookie_name) {
+        let identity = match credential::session_token(request, &rules.headers.cookie_name) {
             None => None,
             Some(token) => match self.codec.open(token) {
                 Err(_) => {
@@ -232,7 +261,7 @@ impl Engine {
                 }
             }
         };
-        let allow = crate::headers::allow(&self.headers, request, route, signed.as_ref());
+        let allow = crate::headers::allow(&rules.headers, request, route, signed.as_ref());
         Outcome {
             decision: AuthorizeDecision::Allow(allow),
             route: route_id,

@@ -34,7 +34,7 @@ pub(crate) fn run(args: &DevArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         match start(args).await {
-            Ok((config, prebound)) => crate::run::serve(config, prebound).await,
+            Ok((config, prebound)) => crate::run::serve(config, prebound, None).await,
             Err(e) => {
                 eprintln!("portcullis dev: {e:#}");
                 ExitCode::FAILURE

@@ -7,6 +7,7 @@
 mod cli;
 mod dev;
 mod policy_test;
+mod reload;
 mod roles;
 mod run;
 mod telemetry;
@@ -25,7 +26,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Run(cli.run)) {
         Command::Run(args) => match load(&args.config) {
-            Ok(config) => run::run(config),
+            Ok(config) => run::run(config, args.config),
             Err(code) => code,
         },
         Command::Validate(args) => match load(&args.config) {

@@ -27,6 +27,8 @@ pub(crate) struct Prebound {
 /// The running roles.
 pub(crate) struct Roles {
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+    /// What a configuration reload updates.
+    pub(crate) reloadable: crate::reload::Reloadable,
 }
 
 /// Starts every role `services` names. Listeners are bound before this returns, so a bad
@@ -40,6 +42,7 @@ pub(crate) async fn start(
     prebound: Prebound,
 ) -> anyhow::Result<Roles> {
     let mut tasks = JoinSet::new();
+    let mut reloadable = crate::reload::Reloadable::default();
     let s = config.services;
     let secret = SharedSecret::from(*config.shared_secret.expose());
     let storage = if s.databroker {
@@ -66,6 +69,7 @@ pub(crate) async fn start(
     } else {
         None
     };
+    reloadable.engine = engine.clone();
     if let Some(databroker) = databroker
         && (s.proxy || s.authenticate)
     {
@@ -77,7 +81,7 @@ pub(crate) async fn start(
             engine: engine.clone(),
             stop: stop.clone(),
         };
-        http::start(roles, &mut tasks).await?;
+        (reloadable.proxy, reloadable.authenticate) = http::start(roles, &mut tasks).await?;
     }
     match (storage, engine) {
         (Some(storage), Some(engine)) => {
@@ -117,7 +121,7 @@ pub(crate) async fn start(
         }
         (None, None) => {}
     }
-    Ok(Roles { tasks })
+    Ok(Roles { tasks, reloadable })
 }
 
 /// Opens the configured databroker storage.

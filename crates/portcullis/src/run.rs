@@ -1,5 +1,6 @@
 //! `portcullis run`: start the roles named by `services`, wait for a signal, drain.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -31,21 +32,27 @@ pub(crate) fn summary(config: &Config) -> String {
 }
 
 /// Runs until a signal arrives and every role has drained (or the grace period ends).
-pub(crate) fn run(config: Config) -> ExitCode {
+pub(crate) fn run(config: Config, path: PathBuf) -> ExitCode {
     crate::telemetry::init(&config);
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    runtime.block_on(serve(config, Prebound::default()))
+    runtime.block_on(serve(config, Prebound::default(), Some(path)))
 }
 
 /// Starts the roles and runs until a signal arrives and every role has drained.
-pub(crate) async fn serve(config: Config, prebound: Prebound) -> ExitCode {
+/// With `watch`, the configuration file is reloaded when it changes and on SIGHUP.
+pub(crate) async fn serve(
+    config: Config,
+    prebound: Prebound,
+    watch_file: Option<PathBuf>,
+) -> ExitCode {
     {
         if config.shared_secret_generated {
             tracing::warn!("no shared_secret configured: using a random one for this process");
         }
         let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_rx_watch = stop_rx.clone();
         let mut roles = match crate::roles::start(&config, stop_rx, prebound).await {
             Ok(roles) => roles,
             Err(e) => {
@@ -54,6 +61,10 @@ pub(crate) async fn serve(config: Config, prebound: Prebound) -> ExitCode {
             }
         };
         tracing::info!(summary = %summary(&config), "started");
+        if let Some(path) = watch_file {
+            let (roles, stop) = (roles.reloadable.clone(), stop_rx_watch.clone());
+            tokio::spawn(crate::reload::watch(path, config.clone(), roles, stop));
+        }
         let failed = tokio::select! {
             signal = shutdown_signal() => {
                 tracing::info!(signal, "shutting down");

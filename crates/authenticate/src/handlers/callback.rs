@@ -39,7 +39,12 @@ pub(super) async fn callback(
         .filter(|c| !c.is_empty())
         .ok_or(Failure::BadParameter("code"))?;
     let target = login.redirect_uri.as_str();
-    if auth.redirects.check(target, login.programmatic).is_none() {
+    if auth
+        .redirects
+        .load()
+        .check(target, login.programmatic)
+        .is_none()
+    {
         return Err(Failure::ForeignRedirect(target.to_owned()));
     }
 

@@ -28,6 +28,7 @@ pub(super) async fn sign_in(
         .ok_or(Failure::BadParameter("redirect_uri"))?;
     let redirect_uri = auth
         .redirects
+        .load()
         .check(target, programmatic)
         .ok_or_else(|| Failure::ForeignRedirect(target.clone()))?;
 

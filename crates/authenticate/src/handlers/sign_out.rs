@@ -56,6 +56,7 @@ pub(super) async fn get(
         None => None,
         Some(target) => Some(
             auth.redirects
+                .load()
                 .check(target, false)
                 .ok_or_else(|| Failure::ForeignRedirect(target.clone()))?,
         ),
@@ -87,7 +88,7 @@ pub(super) async fn signed_out(State(auth): State<Arc<Authenticate>>, uri: Uri) 
         .get("state")
         .and_then(|s| auth.sign_out_return.open_at(s, now).ok())
         .and_then(|plain| String::from_utf8(plain).ok())
-        .and_then(|text| auth.redirects.check(&text, false));
+        .and_then(|text| auth.redirects.load().check(&text, false));
     match target {
         Some(url) => redirect(url.as_str(), &[]),
         None => pages::signed_out().into_response(),

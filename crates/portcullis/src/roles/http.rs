@@ -33,11 +33,11 @@ pub(super) struct HttpRoles<'a> {
     pub(super) stop: watch::Receiver<bool>,
 }
 
-/// Starts the proxy and/or authenticate roles.
+/// Starts the proxy and/or authenticate roles; returns them for configuration reloads.
 pub(super) async fn start(
     roles: HttpRoles<'_>,
     tasks: &mut JoinSet<(&'static str, anyhow::Result<()>)>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Option<Arc<Proxy>>, Option<Arc<Authenticate>>)> {
     let HttpRoles {
         config,
         listener,
@@ -61,6 +61,7 @@ pub(super) async fn start(
     } else {
         None
     };
+    let mut running_proxy = None;
     if s.proxy {
         let authorizer: Arc<dyn Authorizer> = match engine {
             Some(engine) => engine,
@@ -84,8 +85,9 @@ pub(super) async fn start(
         let proxy = Arc::new(proxy);
         let listener = listen("proxy", listener, config).await?;
         let shutdown = stopped(stop.clone());
+        let serving = Arc::clone(&proxy);
         tasks.spawn(async move {
-            let result = proxy.serve(listener, shutdown).await;
+            let result = serving.serve(listener, shutdown).await;
             ("proxy", result.map_err(anyhow::Error::from))
         });
         if let Some(address) = config.http_redirect_addr {
@@ -96,6 +98,7 @@ pub(super) async fn start(
                 ("http redirect", result.map_err(anyhow::Error::from))
             });
         }
+        running_proxy = Some(proxy);
     } else if let Some(authenticate) = &authenticate {
         let tls = portcullis_proxy::server_tls(config).context("cannot load certificates")?;
         let listener = listen("authenticate", listener, config).await?;
@@ -106,7 +109,7 @@ pub(super) async fn start(
             ("authenticate", result.map_err(anyhow::Error::from))
         });
     }
-    Ok(())
+    Ok((running_proxy, authenticate))
 }
 
 /// The pre-bound listener, or `address` bound now.
