@@ -1,6 +1,6 @@
 //! Portcullis' own endpoints, answered before any route policy.
 //!
-//! On every host (even unknown ones): `/ping`, `/healthz` (`200 OK`),
+//! On every host (even unknown ones): `/ping`, `/healthz` (`200 OK`), `/readyz`,
 //! `/.well-known/portcullis/jwks.json` and the forward-auth `/.portcullis/verify`.
 //! On every route host: `/.portcullis/` (user page), `/.portcullis/callback` (login
 //! handoff), `/.portcullis/sign_out`, `/.portcullis/api/v1/login`. Any other path under
@@ -57,6 +57,7 @@ pub(crate) async fn host_wide(
 ) -> Result<Step<Request<Incoming>>, Failure> {
     let response = match target.path.as_str() {
         "/ping" | "/healthz" => text("OK\n"),
+        "/readyz" => readyz(proxy, &request),
         JWKS_PATH => {
             let mut response = Response::new(body::full(proxy.jwks.clone()));
             response.headers_mut().insert(
@@ -120,6 +121,32 @@ pub(crate) async fn on_route_host(
 }
 
 /// `200` with a plain-text body.
+/// `/readyz`: `200 ready`, or `503` naming what is not ready (JSON for `Accept: …json`).
+fn readyz(proxy: &Proxy, request: &Request<Incoming>) -> Response<ProxyBody> {
+    let report = proxy.readiness.report(*proxy.closing.borrow());
+    let json = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let (body, content_type) = if json {
+        (report.json(), "application/json")
+    } else {
+        (report.text(), "text/plain; charset=utf-8")
+    };
+    let mut response = Response::new(body::full(body));
+    if !report.ready {
+        *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn text(body: &'static str) -> Response<ProxyBody> {
     let mut response = Response::new(body::full(body));
     response.headers_mut().insert(

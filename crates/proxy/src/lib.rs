@@ -36,6 +36,7 @@ mod headers;
 mod normalize;
 mod pipeline;
 mod proxy;
+mod readiness;
 mod request_id;
 mod rescue;
 mod rewrite;
@@ -52,6 +53,7 @@ use std::convert::Infallible;
 
 pub use error::ProxyError;
 pub use proxy::Proxy;
+pub use readiness::ReadyCheck;
 pub use server::tls::server_tls;
 pub use server::{ClientInfo, serve_http_redirect, serve_service};
 

@@ -18,6 +18,7 @@ use tower::ServiceExt as _;
 
 use crate::access_log::AccessLog;
 use crate::pipeline::Context;
+use crate::readiness::{Readiness, ReadyCheck};
 use crate::rescue::{Failure, MAX_HEAD};
 use crate::server::tls::{ListenerTls, listener_tls};
 use crate::server::{ClientInfo, ServeOptions, serve_with};
@@ -40,6 +41,8 @@ pub struct Proxy {
     tls: Option<ListenerTls>,
     /// Set when [`Proxy::serve`]'s shutdown begins: upgraded connections close.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    /// What `/readyz` waits for.
+    pub(crate) readiness: Readiness,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -78,7 +81,14 @@ impl Proxy {
             authenticate: None,
             tls: listener_tls(config)?,
             closing: tokio::sync::watch::Sender::new(false),
+            readiness: Readiness::default(),
         })
+    }
+
+    /// Makes `/readyz` answer `503` while `check` says no (`name` says what is waiting, e.g.
+    /// `databroker sync`). `/readyz` also fails once shutdown has begun.
+    pub fn add_ready_check(&self, name: impl Into<String>, check: ReadyCheck) {
+        self.readiness.add(name.into(), check);
     }
 
     /// Sends requests whose host is `authenticate_service_url`'s to `service` (all-in-one

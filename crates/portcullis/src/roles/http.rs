@@ -63,6 +63,12 @@ pub(super) async fn start(
     };
     let mut running_proxy = None;
     if s.proxy {
+        // Ready once the authorize replica has its first databroker snapshot.
+        let synced = engine.as_ref().map(|engine| {
+            let engine = Arc::clone(engine);
+            Arc::new(move || engine.replica().progress().server_version != 0)
+                as portcullis_proxy::ReadyCheck
+        });
         let authorizer: Arc<dyn Authorizer> = match engine {
             Some(engine) => engine,
             None => {
@@ -81,6 +87,9 @@ pub(super) async fn start(
             .context("cannot start the proxy role")?;
         if let Some(authenticate) = &authenticate {
             proxy = proxy.with_authenticate(router_service(authenticate.router()));
+        }
+        if let Some(synced) = synced {
+            proxy.add_ready_check("databroker sync", synced);
         }
         let proxy = Arc::new(proxy);
         let listener = listen("proxy", listener, config).await?;
