@@ -292,3 +292,24 @@ fn syntax_errors_give_the_line() {
     assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
     assert!(err.to_string().contains("line"), "{err}");
 }
+
+#[test]
+fn authorize_internal_service_url_wins_over_the_public_one() {
+    let config = Config::from_sources(
+        "services: proxy\nshared_secret: Wk5xUQHBgBQpF1k8mJWgqNqDrZJFvV0xMtWm3ZyBwAA=\n\
+         cookie_secret: Wk5xUQHBgBQpF1k8mJWgqNqDrZJFvV0xMtWm3ZyBwAA=\n\
+         authenticate_service_url: https://auth.example.com\n\
+         authorize_service_url: https://authorize.example.com\n\
+         authorize_internal_service_url: http://authorize.internal:5443\n\
+         databroker_service_url: http://databroker.internal:5443\n",
+        "t.yaml",
+        &Default::default(),
+    )
+    .unwrap();
+    let urls: Vec<&str> = config
+        .authorize_service_urls
+        .iter()
+        .map(|u| u.as_str())
+        .collect();
+    assert_eq!(urls, ["http://authorize.internal:5443/"]);
+}

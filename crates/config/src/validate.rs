@@ -152,12 +152,21 @@ pub(crate) fn validate(
             "authenticate_internal_service_url",
             p,
         ),
-        authorize_service_urls: urls(
-            &raw.authorize_service_url,
-            &raw.authorize_service_urls,
-            "authorize_service_url",
+        // Pomerium's `authorize_internal_service_url`: how other roles reach authorize when
+        // the public URL differs; it wins over `authorize_service_url(s)`.
+        authorize_service_urls: match url(
+            &raw.authorize_internal_service_url,
+            "authorize_internal_service_url",
             p,
-        ),
+        ) {
+            Some(internal) => vec![internal],
+            None => urls(
+                &raw.authorize_service_url,
+                &raw.authorize_service_urls,
+                "authorize_service_url",
+                p,
+            ),
+        },
         databroker_service_urls: urls(
             &raw.databroker_service_url,
             &raw.databroker_service_urls,
@@ -182,7 +191,7 @@ pub(crate) fn validate(
             })
             .unwrap_or_default(),
         dns_refresh_rate: dur(&raw.dns_refresh_rate, "dns_refresh_rate", p)
-            .unwrap_or(Duration::from_secs(30)),
+            .unwrap_or(Duration::from_secs(5)),
         dns_resolvers: dns_resolvers(raw, p),
         log_level: log_level(raw, p),
         log_format: log_format(raw, p),

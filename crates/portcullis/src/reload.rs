@@ -68,6 +68,7 @@ pub(crate) async fn watch(
             Ok(mut next) => {
                 keep_generated_secrets(&current, &mut next);
                 let restart = needs_restart(&current, &next);
+                keep_restart_only(&current, &mut next);
                 if let Err(error) = apply(&roles, &next) {
                     tracing::error!(
                         reason,
@@ -114,6 +115,18 @@ fn keep_generated_secrets(current: &Config, next: &mut Config) {
     }
 }
 
+/// Puts back the running values of keys a reload cannot apply, so every role keeps using
+/// the same secrets, keys and cookie settings (one role switching alone would make sealed
+/// handles and signatures disagree between roles).
+fn keep_restart_only(current: &Config, next: &mut Config) {
+    next.shared_secret = current.shared_secret.clone();
+    next.cookie = current.cookie.clone();
+    next.signing_key = current.signing_key.clone();
+    next.idp = current.idp.clone();
+    next.authenticate_service_url = current.authenticate_service_url.clone();
+    next.insecure_server = current.insecure_server;
+}
+
 /// The keys whose change a reload cannot apply.
 fn needs_restart(current: &Config, next: &Config) -> Vec<&'static str> {
     let checks = [
@@ -126,6 +139,21 @@ fn needs_restart(current: &Config, next: &Config) -> Vec<&'static str> {
         ),
         ("shared_secret", current.shared_secret != next.shared_secret),
         ("cookie_secret", current.cookie.secret != next.cookie.secret),
+        ("cookie_*", !same_cookie(current, next)),
+        ("signing_key", current.signing_key != next.signing_key),
+        (
+            "idp_*",
+            format!("{:?}", current.idp) != format!("{:?}", next.idp),
+        ),
+        (
+            "http_redirect_addr",
+            current.http_redirect_addr != next.http_redirect_addr,
+        ),
+        (
+            "metrics_address",
+            current.metrics_address != next.metrics_address,
+        ),
+        ("log_level", current.log_level != next.log_level),
         (
             "databroker_storage",
             current.databroker_storage != next.databroker_storage,
@@ -147,4 +175,14 @@ fn needs_restart(current: &Config, next: &Config) -> Vec<&'static str> {
         .into_iter()
         .filter_map(|(key, changed)| changed.then_some(key))
         .collect()
+}
+
+fn same_cookie(a: &Config, b: &Config) -> bool {
+    let (a, b) = (&a.cookie, &b.cookie);
+    a.name == b.name
+        && a.expire == b.expire
+        && a.domain == b.domain
+        && a.same_site == b.same_site
+        && a.http_only == b.http_only
+        && a.secure == b.secure
 }
