@@ -10,10 +10,13 @@
 //! - [`browser`]: a real Chromium, driven by `playwright-core` (pinned in `tests/browser`).
 //!
 //! - [`tls`]: a throw-away CA and the certificates it signs (rcgen), for TLS tests.
+//! - [`dns`]: a real DNS server (dnsmasq) whose records tests rewrite, and listeners sharing
+//!   one port on several loopback addresses.
 //!
 //! Everything waits on conditions with deadlines; nothing sleeps and hopes.
 
 pub mod browser;
+pub mod dns;
 pub mod jwt;
 pub mod oidc;
 pub mod postgres;

@@ -5,20 +5,26 @@ use std::sync::Arc;
 
 use portcullis_config::Config;
 use portcullis_databroker::Storage;
-use portcullis_grpc::SharedSecret;
+use portcullis_grpc::{DnsOptions, SharedSecret};
 use tokio::net::TcpListener;
 
 use crate::{AuthorizeError, Engine};
 
 /// The databroker a split authorize reads from: a client of the first
-/// `databroker_service_url`, connecting lazily (the replica retries until it is reachable).
+/// `databroker_service_url`, balanced over every address DNS returns for its host
+/// (`dns_refresh_rate`, `dns_resolvers`) and connecting lazily (the replica retries until
+/// it is reachable). Must be called inside a tokio runtime.
 pub fn connect_databroker(config: &Config) -> Result<Arc<dyn Storage>, AuthorizeError> {
     let url = config
         .databroker_service_urls
         .first()
         .ok_or(AuthorizeError::NoDatabroker)?;
     let secret = SharedSecret::from(*config.shared_secret.expose());
-    let client = portcullis_databroker::connect(url.as_str(), &secret)?;
+    let client = portcullis_databroker::connect_with(
+        url.as_str(),
+        &secret,
+        &DnsOptions::from_config(config),
+    )?;
     Ok(Arc::new(client))
 }
 

@@ -82,6 +82,8 @@ fn defaults_follow_pomerium() {
     assert_eq!(config.log_level, LogLevel::Info);
     assert_eq!(config.timeouts.default_upstream, Duration::from_secs(30));
     assert_eq!(config.timeouts.idle, Duration::from_secs(300));
+    assert_eq!(config.dns_refresh_rate, Duration::from_secs(5));
+    assert!(config.dns_resolvers.is_empty());
     assert_eq!(config.databroker_storage, StorageOptions::Memory);
     assert_eq!(config.idp.unwrap().provider, "oidc");
     // all-in-one makes its own secrets when none are given, and says so

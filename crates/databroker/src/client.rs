@@ -1,10 +1,13 @@
 //! [`Storage`] over gRPC: the databroker as seen from another process.
+//!
+//! On a DNS-balanced channel the reads that are safe to repeat (`Get`, `Query`,
+//! `SyncLatest`) are retried once on another replica when theirs went away.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use pb::data_broker_service_client::DataBrokerServiceClient;
-use portcullis_grpc::ClientAuth;
+use portcullis_grpc::{BalancedChannel, ClientAuth, Failover, retry_idempotent};
 use portcullis_proto::databroker::v1 as pb;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
@@ -22,6 +25,7 @@ const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Client {
     grpc: DataBrokerServiceClient<InterceptedService<Channel, ClientAuth>>,
+    failover: Failover,
 }
 
 impl Client {
@@ -30,7 +34,20 @@ impl Client {
         let grpc = DataBrokerServiceClient::with_interceptor(channel, auth)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        Self { grpc }
+        Self {
+            grpc,
+            failover: Failover::none(),
+        }
+    }
+
+    /// A client on a DNS-balanced `channel`: idempotent reads that fail because their
+    /// replica went away eject it and are retried on another.
+    pub fn balanced(channel: BalancedChannel, auth: ClientAuth) -> Self {
+        let (channel, failover) = channel.into_parts();
+        Self {
+            failover,
+            ..Self::new(channel, auth)
+        }
     }
 
     fn grpc(&self) -> DataBrokerServiceClient<InterceptedService<Channel, ClientAuth>> {
@@ -45,7 +62,12 @@ impl Storage for Client {
             r#type: kind.to_owned(),
             id: id.to_owned(),
         };
-        match self.grpc().get(req).await {
+        let result = retry_idempotent(&self.failover, || {
+            let mut grpc = self.grpc();
+            let req = req.clone();
+            async move { grpc.get(req).await }
+        });
+        match result.await {
             Ok(resp) => Ok(resp.into_inner().record.map(record_from_pb)),
             Err(status) if status.code() == Code::NotFound => Ok(None),
             Err(status) => Err(from_status(status)),
@@ -84,12 +106,15 @@ impl Storage for Client {
     }
 
     async fn query(&self, query: Query) -> Result<QueryPage, StorageError> {
-        let resp = self
-            .grpc()
-            .query(query_to_pb(query))
-            .await
-            .map_err(from_status)?
-            .into_inner();
+        let req = query_to_pb(query);
+        let resp = retry_idempotent(&self.failover, || {
+            let mut grpc = self.grpc();
+            let req = req.clone();
+            async move { grpc.query(req).await }
+        })
+        .await
+        .map_err(from_status)?
+        .into_inner();
         Ok(QueryPage {
             records: resp.records.into_iter().map(record_from_pb).collect(),
             total_count: resp.total_count,
@@ -170,40 +195,17 @@ impl Storage for Client {
     }
 
     async fn sync_latest(&self, kind: Option<&str>) -> Result<Snapshot, StorageError> {
-        use pb::sync_latest_response::Response as R;
         let req = pb::SyncLatestRequest {
             r#type: kind.unwrap_or_default().to_owned(),
         };
-        let mut stream = self
-            .grpc()
-            .sync_latest(req)
-            .await
-            .map_err(from_status)?
-            .into_inner();
-        // The versions come last; a replica needs them before it can use the
-        // records, so the whole snapshot is read here.
-        let mut records = Vec::new();
-        loop {
-            match stream.message().await.map_err(from_status)? {
-                Some(pb::SyncLatestResponse {
-                    response: Some(R::Record(r)),
-                }) => records.push(Ok(record_from_pb(r))),
-                Some(pb::SyncLatestResponse {
-                    response: Some(R::Versions(v)),
-                }) => {
-                    return Ok(Snapshot {
-                        versions: versions_from_pb(v),
-                        records: Box::pin(futures_util::stream::iter(records)),
-                    });
-                }
-                Some(_) => {}
-                None => {
-                    return Err(StorageError::Remote(tonic::Status::unavailable(
-                        "snapshot ended without versions",
-                    )));
-                }
-            }
-        }
+        // The whole snapshot is read before it is used, so a replica that goes away
+        // mid-snapshot is retried like one that was down from the start.
+        let snapshot = retry_idempotent(&self.failover, || {
+            let grpc = self.grpc();
+            let req = req.clone();
+            read_snapshot(grpc, req)
+        });
+        snapshot.await.map_err(from_status)
     }
 
     async fn sync(
@@ -229,5 +231,37 @@ impl Storage for Client {
             }),
             Err(status) => Err(from_status(status)),
         })))
+    }
+}
+
+/// Reads a whole `SyncLatest` answer: the records, then the versions that end it.
+async fn read_snapshot(
+    mut grpc: DataBrokerServiceClient<InterceptedService<Channel, ClientAuth>>,
+    req: pb::SyncLatestRequest,
+) -> Result<Snapshot, tonic::Status> {
+    use pb::sync_latest_response::Response as R;
+    let mut stream = grpc.sync_latest(req).await?.into_inner();
+    // The versions come last; a replica needs them before it can use the records.
+    let mut records = Vec::new();
+    loop {
+        match stream.message().await? {
+            Some(pb::SyncLatestResponse {
+                response: Some(R::Record(r)),
+            }) => records.push(Ok(record_from_pb(r))),
+            Some(pb::SyncLatestResponse {
+                response: Some(R::Versions(v)),
+            }) => {
+                return Ok(Snapshot {
+                    versions: versions_from_pb(v),
+                    records: Box::pin(futures_util::stream::iter(records)),
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(tonic::Status::unavailable(
+                    "snapshot ended without versions",
+                ));
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use portcullis_grpc::{ClientAuth, ServerAuth, SharedSecret};
+use portcullis_grpc::{ClientAuth, DnsOptions, ServerAuth, SharedSecret};
 use portcullis_proto::databroker::v1::data_broker_service_server::DataBrokerServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -97,4 +97,16 @@ pub async fn serve_storage(
 pub fn connect(url: &str, secret: &SharedSecret) -> Result<Client, DatabrokerError> {
     let channel = portcullis_grpc::connect_lazy(url)?;
     Ok(Client::new(channel, ClientAuth::new(secret)))
+}
+
+/// A client of every databroker replica DNS returns for the host of `url`, balanced and
+/// re-resolved per `dns` (see [`portcullis_grpc::connect_balanced`]). Must be called inside
+/// a tokio runtime.
+pub fn connect_with(
+    url: &str,
+    secret: &SharedSecret,
+    dns: &DnsOptions,
+) -> Result<Client, DatabrokerError> {
+    let channel = portcullis_grpc::connect_balanced(url, dns)?;
+    Ok(Client::balanced(channel, ClientAuth::new(secret)))
 }

@@ -3,6 +3,8 @@
 //!
 //! The proxy holds it behind the same trait as the in-process engine. A call that fails
 //! (authorize unreachable, timed out, rejected) becomes a `503` decision: never an allow.
+//! `Check` is idempotent: one that fails before an answer because its replica went away is
+//! retried once on another (see [`crate::retry`]).
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use portcullis_proto::{AuthorizeDecision, AuthorizeRequest, Authorizer, envoy};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::{ChannelError, ClientAuth, SharedSecret};
+use crate::{BalancedChannel, ChannelError, ClientAuth, DnsOptions, Failover, SharedSecret};
 
 /// How long one `Check` may take before the request gets a `503`.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,6 +22,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct AuthorizeClient {
     grpc: AuthorizationClient<InterceptedService<Channel, ClientAuth>>,
+    failover: Failover,
 }
 
 // === impl AuthorizeClient ===
@@ -29,6 +32,17 @@ impl AuthorizeClient {
     pub fn new(channel: Channel, auth: ClientAuth) -> AuthorizeClient {
         AuthorizeClient {
             grpc: AuthorizationClient::with_interceptor(channel, auth),
+            failover: Failover::none(),
+        }
+    }
+
+    /// A client on a DNS-balanced `channel`: failed `Check`s eject dead replicas and are
+    /// retried on another.
+    pub fn balanced(channel: BalancedChannel, auth: ClientAuth) -> AuthorizeClient {
+        let (channel, failover) = channel.into_parts();
+        AuthorizeClient {
+            grpc: AuthorizationClient::with_interceptor(channel, auth),
+            failover,
         }
     }
 
@@ -37,14 +51,31 @@ impl AuthorizeClient {
         let channel = crate::connect_lazy(url)?;
         Ok(AuthorizeClient::new(channel, ClientAuth::new(secret)))
     }
+
+    /// A client of every replica DNS returns for the host of `url`, balanced and re-resolved
+    /// per `dns` (see [`crate::connect_balanced`]). Must be called inside a tokio runtime.
+    pub fn connect_with(
+        url: &str,
+        secret: &SharedSecret,
+        dns: &DnsOptions,
+    ) -> Result<AuthorizeClient, ChannelError> {
+        let channel = crate::connect_balanced(url, dns)?;
+        Ok(AuthorizeClient::balanced(channel, ClientAuth::new(secret)))
+    }
 }
 
 #[async_trait::async_trait]
 impl Authorizer for AuthorizeClient {
     async fn authorize(&self, request: &AuthorizeRequest) -> AuthorizeDecision {
-        let mut call = tonic::Request::new(envoy::check_request(request));
-        call.set_timeout(CHECK_TIMEOUT);
-        match self.grpc.clone().check(call).await {
+        let check = envoy::check_request(request);
+        let result = crate::retry_idempotent(&self.failover, || {
+            let mut call = tonic::Request::new(check.clone());
+            call.set_timeout(CHECK_TIMEOUT);
+            let mut grpc = self.grpc.clone();
+            async move { grpc.check(call).await }
+        })
+        .await;
+        match result {
             Ok(response) => envoy::authorize_decision(response.into_inner()),
             Err(status) => {
                 tracing::warn!(

@@ -5,7 +5,9 @@
 //!   short-lived HS256 JWT signed with the shared secret. [`ClientAuth`] adds it
 //!   (caching one token until shortly before it expires); [`ServerAuth`] rejects
 //!   calls without a valid one with `UNAUTHENTICATED`.
-//! - [`channel`]: a client channel to one service URL.
+//! - [`channel`]: client channels to a service URL: one lazy connection, or DNS-balanced
+//!   over every address of the host ([`connect_balanced`], driven by [`balance`]);
+//!   [`retry`]: idempotent calls retried on another endpoint.
 //! - [`signed_url`]: URLs one role hands another (the sign-in redirect), HMAC-signed
 //!   with a key derived from the shared secret.
 //! - [`sealed`]: authenticated encryption of small values handed through browsers, keyed
@@ -20,8 +22,10 @@
 
 pub mod auth;
 pub mod authorize_client;
+pub mod balance;
 pub mod channel;
 pub mod handoff;
+pub mod retry;
 pub mod sealed;
 mod secret;
 pub mod server;
@@ -31,8 +35,10 @@ pub mod signed_url;
 
 pub use auth::{ClientAuth, ServerAuth};
 pub use authorize_client::AuthorizeClient;
-pub use channel::{ChannelError, connect_lazy};
+pub use balance::Failover;
+pub use channel::{BalancedChannel, ChannelError, DnsOptions, connect_balanced, connect_lazy};
 pub use handoff::{Handoff, HandoffCodec};
+pub use retry::{is_connection_failure, retry_idempotent};
 pub use sealed::{SealedError, Sealer};
 pub use secret::SharedSecret;
 pub use server::{ServeError, serve};

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use portcullis_authenticate::Authenticate;
 use portcullis_config::Config;
 use portcullis_databroker::Storage;
-use portcullis_grpc::{AuthorizeClient, SharedSecret};
+use portcullis_grpc::{AuthorizeClient, DnsOptions, SharedSecret};
 use portcullis_proto::Authorizer;
 use portcullis_proxy::{HostService, Proxy};
 use tokio::net::TcpListener;
@@ -77,8 +77,12 @@ pub(super) async fn start(
                     .first()
                     .context("authorize_service_url is required")?;
                 Arc::new(
-                    AuthorizeClient::connect(url.as_str(), secret)
-                        .context("cannot reach the authorize role")?,
+                    AuthorizeClient::connect_with(
+                        url.as_str(),
+                        secret,
+                        &DnsOptions::from_config(config),
+                    )
+                    .context("cannot reach the authorize role")?,
                 )
             }
         };
