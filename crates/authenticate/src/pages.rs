@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use axum::http::StatusCode;
 use axum::response::Html;
+pub(crate) use portcullis_proto::html::escape;
 
 /// The path the sign-out form posts to.
 const SIGN_OUT: &str = "/.portcullis/sign_out";
@@ -100,22 +101,6 @@ fn layout(title: &str, body: &str) -> Html<String> {
          <title>{}</title></head><body>{body}</body></html>\n",
         escape(title)
     ))
-}
-
-/// HTML-escapes text for element content and quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `2024-05-01 12:00:00 UTC`.

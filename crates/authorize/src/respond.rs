@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::credential::{is_grpc, wants_html};
 use crate::error::Denial;
+use portcullis_proto::html::escape;
 
 /// How long a sign-in redirect stays valid.
 const SIGN_IN_VALID_FOR: Duration = Duration::from_secs(5 * 60);
@@ -132,21 +133,6 @@ fn page(denial: Denial, request: &AuthorizeRequest, reasons: &[String]) -> Strin
         out.push_str("</code></p>");
     }
     out.push_str("</body></html>\n");
-    out
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

@@ -13,6 +13,7 @@
 pub mod authorize;
 mod convert;
 pub mod envoy;
+pub mod html;
 pub mod records;
 
 pub use authorize::{Allow, AuthorizeDecision, AuthorizeRequest, Authorizer, Deny};

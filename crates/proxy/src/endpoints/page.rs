@@ -3,6 +3,7 @@
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::{ProxyBody, body};
+pub(super) use portcullis_proto::html::escape;
 
 /// An HTML page: `status`, a `title` and an already-escaped `content`.
 pub(super) fn html(status: StatusCode, title: &str, content: &str) -> Response<ProxyBody> {
@@ -37,22 +38,6 @@ pub(super) fn redirect(location: &str) -> Response<ProxyBody> {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// Escapes text for HTML content and attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
