@@ -44,27 +44,12 @@ fn same_origin(from: &Url, url: &Url) -> bool {
     from.scheme() == url.scheme()
         && from.port_or_known_default() == url.port_or_known_default()
         && match (from.host_str(), url.host()) {
-            (Some(pattern), Some(Host::Domain(host))) => host_matches(pattern, host),
+            (Some(pattern), Some(Host::Domain(host))) => {
+                portcullis_config::host_name_matches(pattern, host)
+            }
             (Some(_), Some(host)) => from.host() == Some(host),
             _ => false,
         }
-}
-
-/// `pattern` is a host name whose labels may be `*` (one whole label each).
-fn host_matches(pattern: &str, host: &str) -> bool {
-    let host = host.trim_end_matches('.');
-    if !pattern.contains('*') {
-        return pattern.eq_ignore_ascii_case(host);
-    }
-    let (mut p, mut h) = (pattern.split('.'), host.split('.'));
-    loop {
-        match (p.next(), h.next()) {
-            (None, None) => return true,
-            (Some("*"), Some(label)) if !label.is_empty() => {}
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
-            _ => return false,
-        }
-    }
 }
 
 fn is_loopback(url: &Url) -> bool {

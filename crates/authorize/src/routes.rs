@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use portcullis_config::{PathMatch, Route};
+use portcullis_config::{PathMatch, Route, host_name_matches};
 
 /// A route and what the engine derives from it once.
 #[derive(Debug)]
@@ -92,22 +92,6 @@ fn host_matches(route: &Route, scheme: &str, host: &str) -> bool {
     from.host_str()
         .is_some_and(|h| host_name_matches(h, name.trim_end_matches('.')))
         && from.port_or_known_default() == port.or(default_port)
-}
-
-/// `pattern` is a host name whose labels may be `*` (exactly one label each).
-fn host_name_matches(pattern: &str, host: &str) -> bool {
-    if !pattern.contains('*') {
-        return pattern.eq_ignore_ascii_case(host);
-    }
-    let (mut p, mut h) = (pattern.split('.'), host.split('.'));
-    loop {
-        match (p.next(), h.next()) {
-            (None, None) => return true,
-            (Some("*"), Some(label)) if !label.is_empty() => {}
-            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
-            _ => return false,
-        }
-    }
 }
 
 fn path_matches(rule: &PathMatch, path: &str) -> bool {

@@ -35,7 +35,7 @@ pub use config::{
     StorageOptions, Timeouts,
 };
 pub use problem::{ConfigError, Problem};
-pub use route::{PathMatch, RegexRewrite, Route, Upstream};
+pub use route::{PathMatch, RegexRewrite, Route, Upstream, host_name_matches};
 pub use secret::{Key32, Secret};
 
 /// Loads the file at `path` with the process environment.

@@ -235,6 +235,24 @@ pub(crate) fn validate_route(
     })
 }
 
+/// Whether `host` is matched by a route's `from` host name `pattern`, whose labels may be `*`
+/// (exactly one whole label each). Case-insensitive; a trailing dot on `host` is ignored.
+pub fn host_name_matches(pattern: &str, host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if !pattern.contains('*') {
+        return pattern.eq_ignore_ascii_case(host);
+    }
+    let (mut p, mut h) = (pattern.split('.'), host.split('.'));
+    loop {
+        match (p.next(), h.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(label)) if !label.is_empty() => {}
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => {}
+            _ => return false,
+        }
+    }
+}
+
 fn flag(value: &Option<Spanned<bool>>) -> bool {
     value.as_ref().is_some_and(|s| s.value)
 }
