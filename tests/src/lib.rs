@@ -6,6 +6,7 @@
 //! - [`oidc`]: a real OpenID provider (node `oidc-provider`, pinned in `tests/oidc`).
 //!
 //! - [`upstream`]: an echo upstream that records what the proxy forwarded.
+//! - [`login`]: session and user records written as authenticate writes them.
 //! - [`jwt`]: identity JWTs verified by an independent implementation (pyjwt).
 //! - [`browser`]: a real Chromium, driven by `playwright-core` (pinned in `tests/browser`).
 //!
@@ -18,6 +19,7 @@
 pub mod browser;
 pub mod dns;
 pub mod jwt;
+pub mod login;
 pub mod oidc;
 pub mod postgres;
 pub mod process;

@@ -13,39 +13,14 @@ use bytes::Bytes;
 use http::StatusCode;
 use portcullis_grpc::{Handoff, HandoffCodec, UrlSigner};
 use portcullis_proto::Session;
-use support::{BROWSER, Harness, SHARED_SECRET, public, route};
+use support::{BROWSER, Harness, SHARED_SECRET, app_admin_public, query};
 use upstreams::Upstream;
 use url::Url;
-
-fn routes(up: &Upstream) -> String {
-    [
-        route(
-            "app",
-            "https://app.example.com",
-            &up.url(),
-            "allowed_domains: [example.com]",
-        ),
-        route(
-            "admin",
-            "https://admin.example.com",
-            &up.url(),
-            "allowed_users: [root@example.com]",
-        ),
-        public("pub", "https://public.example.com", &up.url(), ""),
-    ]
-    .concat()
-}
-
-fn query(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_healthz_and_jwks_on_every_host() {
     let up = Upstream::http("up").await;
-    let proxy = Harness::start(&routes(&up)).await;
+    let proxy = Harness::start(&app_admin_public(&up.url())).await;
     for host in ["app.example.com", "unknown.example.org", "10.1.2.3:8080"] {
         for path in ["/ping", "/healthz"] {
             let reply = proxy.get(host, path, &[]).await;
@@ -71,7 +46,7 @@ async fn ping_healthz_and_jwks_on_every_host() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denies_are_answered_as_authorize_says() {
     let up = Upstream::http("up").await;
-    let proxy = Harness::start(&routes(&up)).await;
+    let proxy = Harness::start(&app_admin_public(&up.url())).await;
     let browser = proxy.get("app.example.com", "/dash?x=1", &[BROWSER]).await;
     assert_eq!(browser.status, StatusCode::FOUND);
     let location = Url::parse(browser.header("location").unwrap()).unwrap();
@@ -101,7 +76,7 @@ async fn denies_are_answered_as_authorize_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_callback_sets_the_session_cookie_for_its_own_host_only() {
     let up = Upstream::http("up").await;
-    let proxy = Harness::start(&routes(&up)).await;
+    let proxy = Harness::start(&app_admin_public(&up.url())).await;
     let alice = proxy.login("alice", "alice@example.com", &[]).await;
     let codec = HandoffCodec::new(&SHARED_SECRET);
     let handoff = |redirect: &str| Handoff {
@@ -159,7 +134,7 @@ async fn the_callback_sets_the_session_cookie_for_its_own_host_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_out_needs_a_same_site_post_with_its_csrf_token() {
     let up = Upstream::http("up").await;
-    let proxy = Harness::start(&routes(&up)).await;
+    let proxy = Harness::start(&app_admin_public(&up.url())).await;
     let alice = proxy.login("alice", "alice@example.com", &[]).await;
     let cookie = alice.cookie();
 
@@ -289,7 +264,7 @@ async fn sign_out_needs_a_same_site_post_with_its_csrf_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_user_page_and_the_login_api() {
     let up = Upstream::http("up").await;
-    let proxy = Harness::start(&routes(&up)).await;
+    let proxy = Harness::start(&app_admin_public(&up.url())).await;
     let carol = proxy
         .login("carol", "carol@example.com", &["staff", "ops"])
         .await;
@@ -373,7 +348,7 @@ async fn the_user_page_and_the_login_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_authenticate_host_goes_to_the_authenticate_service() {
     let up = Upstream::http("up").await;
-    let config = support::config("insecure_server: true\n", &routes(&up));
+    let config = support::config("insecure_server: true\n", &app_admin_public(&up.url()));
     let service = portcullis_proxy::HostService::new(tower::service_fn(
         |request: http::Request<hyper::body::Incoming>| async move {
             use http_body_util::BodyExt as _;

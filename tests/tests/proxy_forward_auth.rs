@@ -11,41 +11,16 @@ use std::time::SystemTime;
 
 use http::StatusCode;
 use portcullis_grpc::UrlSigner;
-use support::{BROWSER, Harness, SHARED_SECRET, public, route};
+use support::{BROWSER, Harness, SHARED_SECRET, app_admin_public, query};
 use upstreams::Upstream;
 use url::Url;
 
 const FORWARD_AUTH: &str = "insecure_server: true\nforward_auth_trusted_addresses: [127.0.0.0/8]\n";
 
-fn routes(up: &Upstream) -> String {
-    [
-        route(
-            "app",
-            "https://app.example.com",
-            &up.url(),
-            "allowed_domains: [example.com]",
-        ),
-        route(
-            "admin",
-            "https://admin.example.com",
-            &up.url(),
-            "allowed_users: [root@example.com]",
-        ),
-        public("pub", "https://public.example.com", &up.url(), ""),
-    ]
-    .concat()
-}
-
-fn query(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_auth_answers_for_the_original_request_of_trusted_gateways() {
     let up = Upstream::http("up").await;
-    let proxy = Harness::start_with(FORWARD_AUTH, &routes(&up)).await;
+    let proxy = Harness::start_with(FORWARD_AUTH, &app_admin_public(&up.url())).await;
     let alice = proxy.login("alice", "alice@example.com", &[]).await;
     let verify = |headers: Vec<(&'static str, String)>, path: &'static str| {
         let proxy = &proxy;
@@ -131,7 +106,7 @@ async fn forward_auth_refuses_untrusted_peers() {
     let up = Upstream::http("up").await;
     let proxy = Harness::start_with(
         "insecure_server: true\nforward_auth_trusted_addresses: [10.0.0.0/8]\n",
-        &routes(&up),
+        &app_admin_public(&up.url()),
     )
     .await;
     let reply = proxy

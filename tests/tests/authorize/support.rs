@@ -15,7 +15,7 @@ use envoy_types::pb::envoy::service::auth::v3::check_response::HttpResponse;
 use envoy_types::pb::envoy::service::auth::v3::{
     AttributeContext, CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
 };
-use portcullis_databroker::{Data, RecordWrite, Storage};
+use portcullis_databroker::Storage;
 use portcullis_grpc::{SessionHandle, SessionHandleCodec, SharedSecret};
 use portcullis_proto::{Session, User};
 use serde_json::{Map, Value, json};
@@ -122,30 +122,7 @@ impl Login {
             groups: self.groups.clone(),
             claims: Map::new(),
         };
-        let written = databroker
-            .put(vec![
-                RecordWrite::put(User::TYPE, &user.id, data(User::TYPE_URL, user.encode())),
-                RecordWrite::put(
-                    Session::TYPE,
-                    &session.id,
-                    data(Session::TYPE_URL, session.encode()),
-                ),
-            ])
-            .await
-            .expect("write the login records");
-        SessionHandle {
-            session_id: self.session_id.clone(),
-            user_id: self.user_id.clone(),
-            issued_at: now,
-            version: written.iter().map(|r| r.version).max().unwrap_or_default(),
-        }
-    }
-}
-
-fn data(type_url: &str, value: Vec<u8>) -> Data {
-    Data {
-        type_url: type_url.to_owned(),
-        value,
+        portcullis_testing::login::write_login(databroker, &session, &user).await
     }
 }
 

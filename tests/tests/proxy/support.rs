@@ -20,7 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use portcullis_authorize::Engine;
 use portcullis_databroker::storage::memory::Memory;
-use portcullis_databroker::{Data, RecordWrite, Storage};
+use portcullis_databroker::{RecordWrite, Storage};
 use portcullis_grpc::{SessionHandle, SessionHandleCodec};
 use portcullis_proto::{Session, User};
 use portcullis_proxy::{Proxy, ProxyError};
@@ -294,27 +294,7 @@ impl Login {
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             claims: Map::new(),
         };
-        let data = |type_url: &str, value| Data {
-            type_url: type_url.to_owned(),
-            value,
-        };
-        let written = databroker
-            .put(vec![
-                RecordWrite::put(User::TYPE, &user.id, data(User::TYPE_URL, user.encode())),
-                RecordWrite::put(
-                    Session::TYPE,
-                    &session.id,
-                    data(Session::TYPE_URL, session.encode()),
-                ),
-            ])
-            .await
-            .expect("write the login records");
-        let handle = SessionHandle {
-            session_id: session.id.clone(),
-            user_id: session.user_id.clone(),
-            issued_at: now,
-            version: written.iter().map(|r| r.version).max().unwrap_or_default(),
-        };
+        let handle = portcullis_testing::login::write_login(databroker, &session, &user).await;
         let token = SessionHandleCodec::new(&COOKIE_SECRET).seal(&handle);
         Login { handle, token }
     }
@@ -364,4 +344,32 @@ pub fn public(id: &str, from: &str, to: &str, rest: &str) -> String {
         format!("allow_public_unauthenticated_access: true, {rest}")
     };
     route(id, from, to, &rest)
+}
+
+/// The three routes the endpoint and forward-auth tests share: `app` (domain example.com),
+/// `admin` (root@example.com only) and a public one.
+pub fn app_admin_public(upstream: &str) -> String {
+    [
+        route(
+            "app",
+            "https://app.example.com",
+            upstream,
+            "allowed_domains: [example.com]",
+        ),
+        route(
+            "admin",
+            "https://admin.example.com",
+            upstream,
+            "allowed_users: [root@example.com]",
+        ),
+        public("pub", "https://public.example.com", upstream, ""),
+    ]
+    .concat()
+}
+
+/// The first value of query parameter `name`.
+pub fn query(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
