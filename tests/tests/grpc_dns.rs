@@ -147,11 +147,14 @@ async fn killing_a_replica_under_load_fails_no_check_and_a_restart_rejoins() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(
-        replicas[1].served() > 0,
-        "both replicas serve before the kill"
-    );
+    let serving = Instant::now() + Duration::from_secs(5);
+    while replicas[0].served() == 0 || replicas[1].served() == 0 {
+        assert!(
+            Instant::now() < serving,
+            "both replicas serve before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     replicas[1].kill();
     let killed = Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;

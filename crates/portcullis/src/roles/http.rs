@@ -69,6 +69,11 @@ pub(super) async fn start(
             Arc::new(move || engine.replica().progress().server_version != 0)
                 as portcullis_proxy::ReadyCheck
         });
+        // The identity JWT's public keys: the in-process engine already holds the key.
+        let jwks = match &engine {
+            Some(engine) => serde_json::to_string(&engine.signing_key().jwks())?,
+            None => jwks(config)?,
+        };
         let authorizer: Arc<dyn Authorizer> = match engine {
             Some(engine) => engine,
             None => {
@@ -86,7 +91,6 @@ pub(super) async fn start(
                 )
             }
         };
-        let jwks = jwks(config)?;
         let mut proxy = Proxy::new(config, authorizer, databroker, jwks)
             .context("cannot start the proxy role")?;
         if let Some(authenticate) = &authenticate {
@@ -155,7 +159,7 @@ pub(crate) fn router_service(router: axum::Router) -> HostService {
     HostService::new(service)
 }
 
-/// The identity JWT's public keys, served by the proxy on every route host.
+/// The identity JWT's public keys for a proxy without an in-process engine (split mode).
 fn jwks(config: &Config) -> anyhow::Result<String> {
     let key = match &config.signing_key {
         Some(pem) => {
