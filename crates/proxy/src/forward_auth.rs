@@ -99,11 +99,11 @@ pub(crate) async fn verify<B>(
             response
         }
         AuthorizeDecision::Deny(deny) if deny.status == 302 && !redirect => {
-            let mut response = deny_response(&deny);
+            let mut response = deny_response(deny);
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             response
         }
-        AuthorizeDecision::Deny(deny) => deny_response(&deny),
+        AuthorizeDecision::Deny(deny) => deny_response(deny),
     })
 }
 

@@ -119,7 +119,7 @@ pub(crate) async fn authorize(
 ) -> Step<portcullis_proto::Allow> {
     match proxy.authorizer.authorize(check).await {
         AuthorizeDecision::Allow(allow) => Step::Continue(allow),
-        AuthorizeDecision::Deny(deny) => Step::Respond(deny_response(&deny)),
+        AuthorizeDecision::Deny(deny) => Step::Respond(deny_response(deny)),
     }
 }
 
@@ -164,8 +164,8 @@ pub(crate) fn authorize_request(
 }
 
 /// The response authorize asked for: its status, headers and body, unchanged.
-pub(crate) fn deny_response(deny: &Deny) -> Response<ProxyBody> {
-    let mut response = Response::new(body::full(deny.body.clone()));
+pub(crate) fn deny_response(deny: Deny) -> Response<ProxyBody> {
+    let mut response = Response::new(body::full(deny.body));
     *response.status_mut() =
         StatusCode::from_u16(deny.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in &deny.headers {
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn deny_responses_pass_through() {
-        let response = deny_response(&Deny {
+        let response = deny_response(Deny {
             status: 302,
             headers: vec![
                 ("location".into(), "https://auth.example.com/x".into()),

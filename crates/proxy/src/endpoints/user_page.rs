@@ -32,7 +32,7 @@ pub(super) async fn serve<B>(
     if let AuthorizeDecision::Deny(deny) = call.proxy.authorizer.authorize(&check).await
         && matches!(deny.status, 302 | 401 | 503)
     {
-        return Ok(deny_response(&deny));
+        return Ok(deny_response(deny));
     }
     let token = session::token(request.headers(), &call.snapshot.credentials.cookie_name);
     let handle = token.and_then(|t| call.snapshot.sessions.open(t).ok());
