@@ -28,8 +28,20 @@ pub struct Portcullis {
     _dir: tempfile::TempDir,
 }
 
+/// An executable that [`executable`] returns instead of `portcullis-e2e` (set once, before the
+/// first start): the load harness runs itself as portcullis.
+static EXECUTABLE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes every later start run `path` (a binary that behaves as `portcullis` for `run`).
+pub fn use_executable(path: PathBuf) {
+    let _ = EXECUTABLE.set(path);
+}
+
 /// The executable built from this package (`portcullis-e2e`), next to the test binary.
 pub fn executable() -> PathBuf {
+    if let Some(path) = EXECUTABLE.get() {
+        return path.clone();
+    }
     let exe = std::env::current_exe().expect("the test knows its own path");
     // target/<profile>/deps/<test> → target/<profile>/portcullis-e2e
     let dir = exe
@@ -166,6 +178,11 @@ impl Portcullis {
         self._dir.path().join("portcullis.yaml")
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `SIGHUP` (reload the configuration).
     pub fn hangup(&self) -> anyhow::Result<()> {
         let status = Command::new("kill")
@@ -185,6 +202,15 @@ impl Portcullis {
         wait::until(Duration::from_secs(40), "portcullis to exit", || {
             child.try_wait().ok().flatten()
         })
+    }
+}
+
+impl Portcullis {
+    /// Sends SIGKILL and waits for the process to exit: every socket closes at once, with no
+    /// draining and no goodbye to peers.
+    pub fn kill(&mut self) -> anyhow::Result<ExitStatus> {
+        self.child.kill()?;
+        Ok(self.child.wait()?)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A minimal upstream for end-to-end tests: answers every HTTP/1.1 request with
 //! `200 {"upstream": name, "method", "path", "headers"}` (JSON) and `Connection: close`, and
-//! records each request's head so a test can assert what the proxy forwarded.
+//! records each request's head so a test can assert what the proxy forwarded. A request for
+//! `/slow/<ms>` is recorded on arrival and answered after `<ms>` milliseconds.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,15 @@ impl EchoUpstream {
                         "headers": headers,
                     })
                     .to_string();
+                    let delay = request
+                        .path
+                        .strip_prefix("/slow/")
+                        .and_then(|ms| ms.parse().ok())
+                        .map(std::time::Duration::from_millis);
                     log.lock().unwrap().push(request);
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
                     let response = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()

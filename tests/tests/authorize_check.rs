@@ -47,7 +47,8 @@ async fn cluster() -> Cluster {
     let databroker: Arc<dyn Storage> =
         Arc::new(portcullis_databroker::connect(&url, &support::secret()).unwrap());
 
-    let config = support::config(Some(&url), "");
+    // Deny pages list the policy reasons (the 403 tests read them).
+    let config = support::config(Some(&url), "show_error_details: true\n");
     let engine = Arc::new(
         Engine::new(
             &config,

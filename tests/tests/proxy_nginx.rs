@@ -14,8 +14,7 @@ mod upstreams;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use http::{Request, StatusCode};
 use portcullis_grpc::{Handoff, HandoffCodec, UrlSigner};
@@ -23,73 +22,22 @@ use support::{BROWSER, Harness, Reply, SHARED_SECRET, full, read, route};
 use upstreams::Upstream;
 use url::Url;
 
-const NGINX: &str = "/usr/sbin/nginx";
-
 /// nginx with the forward-auth configuration of the README; killed on drop.
-struct Nginx {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
+struct Nginx(portcullis_testing::nginx::Nginx);
 
 impl Nginx {
     async fn start(proxy: SocketAddr, upstream: SocketAddr) -> Nginx {
-        // nginx cannot take a listening socket: choose a free port, release it, and retry
-        // if another process takes it first.
-        let mut last_error = String::new();
-        for _ in 0..5 {
-            let port = {
-                let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                probe.local_addr().unwrap().port()
-            };
-            let dir = tempfile::tempdir().unwrap();
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            std::fs::write(
-                dir.path().join("nginx.conf"),
-                config(dir.path(), addr, proxy, upstream),
-            )
-            .unwrap();
-            let child = Command::new(NGINX)
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(dir.path().join("nginx.conf"))
-                .arg("-e")
-                .arg(dir.path().join("error.log"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("run /usr/sbin/nginx (scripts/setup installs it)");
-            let mut nginx = Nginx { child, addr, dir };
-            match nginx.ready().await {
-                Ok(()) => return nginx,
-                Err(e) => last_error = e,
-            }
-        }
-        panic!("nginx did not start: {last_error}");
-    }
-
-    async fn ready(&mut self) -> Result<(), String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log =
-                    std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
-                return Err(format!("nginx exited with {status}: {log}"));
-            }
-            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
-                return Ok(());
-            }
-            if std::time::Instant::now() >= deadline {
-                return Err("nginx did not listen within 10 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let nginx = portcullis_testing::nginx::Nginx::start(|dir, listen| {
+            config(dir, listen, proxy, upstream)
+        })
+        .await
+        .expect("nginx starts");
+        Nginx(nginx)
     }
 
     async fn get(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut request = Request::get(format!("http://{}{path}", self.addr)).header("host", host);
+        let mut request =
+            Request::get(format!("http://{}{path}", self.0.addr())).header("host", host);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -98,13 +46,6 @@ impl Nginx {
             .await
             .expect("nginx answers");
         read(response).await
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

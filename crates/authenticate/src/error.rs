@@ -61,6 +61,9 @@ pub(crate) enum Failure {
     /// A sign-out form without a valid CSRF token.
     #[error("the sign-out form's token does not verify")]
     SignOutToken,
+    /// A request body over the limit (the sign-out form is tiny).
+    #[error("the request body is too large")]
+    TooLarge,
 }
 
 // === impl Failure ===

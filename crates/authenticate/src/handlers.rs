@@ -52,15 +52,22 @@ pub(crate) fn router(auth: Arc<Authenticate>) -> Router {
         .route("/ping", get(user::ping))
         .route("/healthz", get(user::ping))
         .layer(axum::middleware::map_response(no_store))
+        // The only body authenticate reads is the sign-out form (one CSRF token).
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
         .with_state(auth)
 }
 
-/// Nothing the authenticate host answers may be cached: every page is personal.
+/// The largest request body authenticate reads (`413` beyond).
+const FORM_LIMIT: usize = 8 * 1024;
+
+/// Nothing the authenticate host answers may be cached (every page is personal), framed or
+/// sniffed: the security headers every portcullis page carries.
 async fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    for (name, value) in portcullis_proto::html::SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     response
 }
 

@@ -54,6 +54,7 @@ impl Failure {
                 StatusCode::BAD_REQUEST,
                 "This sign-out form has expired. Reload the page and try again.",
             ),
+            TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
         }
     }
 }

@@ -92,15 +92,17 @@ impl Engine {
                 portcullis_proto::User::TYPE.to_owned(),
             ],
         );
+        let responder = Responder::new(
+            config.authenticate_service_url.as_ref(),
+            config.shared_secret.expose(),
+        );
+        responder.show_details(config.show_error_details);
         Ok(Engine {
             rules: ArcSwap::from_pointee(Rules::new(config)),
             sessions: Sessions::new(Arc::new(replica), databroker),
             codec: SessionHandleCodec::new(config.cookie.secret.expose()),
             signer: IdentityJwtSigner::new(key),
-            responder: Responder::new(
-                config.authenticate_service_url.as_ref(),
-                config.shared_secret.expose(),
-            ),
+            responder,
         })
     }
 
@@ -108,6 +110,7 @@ impl Engine {
     /// once; decisions in flight finish on the old ones. Keys and secrets need a restart.
     pub fn reload(&self, config: &Config) {
         self.rules.store(Arc::new(Rules::new(config)));
+        self.responder.show_details(config.show_error_details);
     }
 
     /// The local replica of session and user records.
@@ -132,6 +135,13 @@ impl Engine {
         let rules = self.rules.load_full();
         let outcome = self.evaluate(&rules, request, SystemTime::now()).await;
         let identity = outcome.identity.as_deref();
+        let took = started.elapsed();
+        portcullis_telemetry::metrics().authorize_decision(
+            outcome.decision.is_allow(),
+            outcome.decision.status(),
+            &outcome.reasons,
+            took,
+        );
         log(&DecisionLine {
             request_id: &request.request_id,
             route: outcome.route,
@@ -140,7 +150,7 @@ impl Engine {
             allow: outcome.decision.is_allow(),
             status: outcome.decision.status(),
             reasons: &outcome.reasons,
-            duration: started.elapsed(),
+            duration: took,
         });
         outcome.decision
     }

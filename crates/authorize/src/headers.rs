@@ -83,6 +83,7 @@ pub(crate) fn allow(
     Allow {
         set_headers: set,
         remove_headers: remove,
+        user: signed.map_or_else(String::new, |s| s.identity.jwt.user_id.clone()),
     }
 }
 

@@ -8,16 +8,16 @@
 //! | unavailable | `503` | `grpc-status: 14` | `503` JSON |
 //! | internal | `500` | `grpc-status: 13` | `500` JSON |
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use portcullis_grpc::UrlSigner;
 use portcullis_proto::{AuthorizeRequest, Deny};
-use serde_json::json;
 use url::Url;
 
 use crate::credential::{is_grpc, wants_html};
 use crate::error::Denial;
-use portcullis_proto::html::escape;
+use portcullis_proto::html::ErrorPage;
 
 /// How long a sign-in redirect stays valid.
 const SIGN_IN_VALID_FOR: Duration = Duration::from_secs(5 * 60);
@@ -25,6 +25,8 @@ const SIGN_IN_VALID_FOR: Duration = Duration::from_secs(5 * 60);
 /// Builds deny responses.
 #[derive(Debug)]
 pub(crate) struct Responder {
+    /// `show_error_details`: deny pages list the policy reasons (reloadable).
+    show_details: AtomicBool,
     /// `<authenticate_service_url>/.portcullis/sign_in`; `None` when not configured (then
     /// browsers get a `401` too).
     sign_in: Option<Url>,
@@ -36,9 +38,15 @@ pub(crate) struct Responder {
 impl Responder {
     pub(crate) fn new(authenticate_service_url: Option<&Url>, shared_secret: &[u8; 32]) -> Self {
         Responder {
+            show_details: AtomicBool::new(false),
             sign_in: authenticate_service_url.and_then(|u| u.join("/.portcullis/sign_in").ok()),
             signer: UrlSigner::new(shared_secret),
         }
+    }
+
+    /// Sets `show_error_details`.
+    pub(crate) fn show_details(&self, show: bool) {
+        self.show_details.store(show, Ordering::Relaxed);
     }
 
     /// The response for `denial` of `request`.
@@ -79,23 +87,30 @@ impl Responder {
                 reasons,
             };
         }
+        headers.extend(
+            portcullis_proto::html::SECURITY_HEADERS
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+        );
+        let page = ErrorPage {
+            status: denial.status(),
+            title: denial.name(),
+            message: denial.message(),
+            request_id: &request.request_id,
+            reasons: self
+                .show_details
+                .load(Ordering::Relaxed)
+                .then_some(&reasons[..]),
+        };
         let body = if html {
             headers.push((
                 "content-type".to_owned(),
                 "text/html; charset=utf-8".to_owned(),
             ));
-            page(denial, request, &reasons)
+            page.html()
         } else {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
-            let mut body = json!({
-                "error": denial.name(),
-                "message": denial.message(),
-                "request_id": request.request_id,
-            });
-            if denial == Denial::Forbidden {
-                body["reasons"] = json!(reasons);
-            }
-            body.to_string()
+            page.json()
         };
         Deny {
             status: denial.status(),
@@ -112,28 +127,6 @@ impl Responder {
             .append_pair("redirect_uri", &request.url());
         Some(self.signer.sign(url, now, SIGN_IN_VALID_FOR).into())
     }
-}
-
-fn page(denial: Denial, request: &AuthorizeRequest, reasons: &[String]) -> String {
-    let status = denial.status();
-    let mut out = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{status} {}</title></head>\
-         <body><h1>{status}</h1><p>{}.</p>",
-        escape(denial.name()),
-        escape(denial.message())
-    );
-    if denial == Denial::Forbidden && !reasons.is_empty() {
-        out.push_str("<p>Reasons: ");
-        out.push_str(&escape(&reasons.join(", ")));
-        out.push_str("</p>");
-    }
-    if !request.request_id.is_empty() {
-        out.push_str("<p>Request id: <code>");
-        out.push_str(&escape(&request.request_id));
-        out.push_str("</code></p>");
-    }
-    out.push_str("</body></html>\n");
-    out
 }
 
 #[cfg(test)]
@@ -173,6 +166,18 @@ mod tests {
     #[test]
     fn the_403_page_escapes_what_the_client_sent() {
         let responder = Responder::new(None, &[1; 32]);
+        let hidden = responder.deny(
+            Denial::Forbidden,
+            &request("text/html"),
+            vec!["email-unauthorized".into()],
+            SystemTime::now(),
+        );
+        assert!(
+            !hidden.body.contains("email-unauthorized"),
+            "reasons need show_error_details"
+        );
+        assert_eq!(hidden.header("x-frame-options"), Some("DENY"));
+        responder.show_details(true);
         let deny = responder.deny(
             Denial::Forbidden,
             &request("text/html"),

@@ -22,9 +22,16 @@ pub struct Config {
     pub http_redirect_addr: Option<SocketAddr>,
     /// Prometheus listener (`metrics_address`).
     pub metrics_address: Option<SocketAddr>,
+    /// `metrics_basic_auth`: the `user:pass` (decoded from Pomerium's base64 form) that
+    /// `/metrics` requires; `None`: no authentication.
+    pub metrics_basic_auth: Option<Secret<Vec<u8>>>,
+    /// `show_error_details`: deny pages list the policy reasons.
+    pub show_error_details: bool,
     /// Serve plain HTTP on `address` (`insecure_server`); for use behind a TLS terminator.
     pub insecure_server: bool,
-    /// Serve gRPC without TLS (`grpc_insecure`).
+    /// Serve gRPC without TLS (`grpc_insecure`). Unset, it is true for all-in-one and false
+    /// for split roles (Pomerium's defaults); the gRPC listener then serves TLS with
+    /// `certificates` when any are configured, else plain h2c.
     pub grpc_insecure: bool,
     /// The public authenticate URL (`authenticate_service_url`); required for proxy and
     /// authenticate roles.
@@ -51,6 +58,9 @@ pub struct Config {
     pub databroker_storage: StorageOptions,
     /// TLS certificates served by the proxy, chosen by SNI.
     pub certificates: Vec<CertificatePair>,
+    /// PEM roots gRPC clients trust for `https://` service URLs, in addition to the system's
+    /// (`certificate_authority`, `certificate_authority_file`).
+    pub certificate_authority: Option<Vec<u8>>,
     /// Identity claims copied into upstream request headers: header name → claim.
     pub jwt_claims_headers: BTreeMap<String, String>,
     /// Default for routes' `pass_identity_headers`.

@@ -16,6 +16,8 @@
 //! `Debug` prints `[redacted]`.
 
 mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 mod pomerium;
 mod problem;
 mod raw;

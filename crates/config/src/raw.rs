@@ -56,6 +56,9 @@ raw_struct! {
         grpc_address: String,
         http_redirect_addr: String,
         metrics_address: String,
+        metrics_basic_auth: String,
+        metrics_basic_auth_file: String,
+        show_error_details: bool,
         insecure_server: bool,
         grpc_insecure: bool,
         authenticate_service_url: String,
@@ -91,6 +94,8 @@ raw_struct! {
         certificate_key: String,
         certificate_file: String,
         certificate_key_file: String,
+        certificate_authority: String,
+        certificate_authority_file: String,
         jwt_claims_headers: ClaimsHeaders,
         pass_identity_headers: bool,
         set_response_headers: BTreeMap<String, String>,
@@ -172,13 +177,24 @@ pub(crate) fn read_map(
     };
     for (key, value) in entries {
         let Some(key_text) = key.as_str() else {
-            problems.add(path, Some(&key.origin), "keys must be strings");
+            let name = if path.is_empty() {
+                "the configuration"
+            } else {
+                path
+            };
+            problems.add(name, Some(&key.origin), "keys must be strings");
             continue;
         };
-        let full = if path.is_empty() {
-            key_text.to_owned()
+        // An empty key (`: value`) is named as written, so every problem names a key.
+        let shown = if key_text.is_empty() {
+            "\"\""
         } else {
-            format!("{path}.{key_text}")
+            key_text
+        };
+        let full = if path.is_empty() {
+            shown.to_owned()
+        } else {
+            format!("{path}.{shown}")
         };
         if set(key_text, value, &full, problems) {
             continue;

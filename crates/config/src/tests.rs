@@ -315,3 +315,110 @@ fn authorize_internal_service_url_wins_over_the_public_one() {
         .collect();
     assert_eq!(urls, ["http://authorize.internal:5443/"]);
 }
+
+#[test]
+fn certificate_authority_inline_base64_or_file() {
+    let pem = include_str!("../tests/fixtures/ca.pem");
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem);
+    let config = load_str(&format!("{DATABROKER_ONLY}certificate_authority: {b64}\n")).unwrap();
+    assert_eq!(
+        config.certificate_authority.as_deref(),
+        Some(pem.as_bytes())
+    );
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ca.pem");
+    let config = load_str(&format!(
+        "{DATABROKER_ONLY}certificate_authority_file: {path}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.certificate_authority.as_deref(),
+        Some(pem.as_bytes())
+    );
+
+    let p = problems(&format!(
+        "{DATABROKER_ONLY}certificate_authority: bm90IGEgcGVt\n"
+    ));
+    assert_eq!(p[0].key, "certificate_authority");
+    assert!(p[0].origin.is_some());
+    let p = problems(&format!(
+        "{DATABROKER_ONLY}certificate_authority_file: /nonexistent/ca.pem\n"
+    ));
+    assert_eq!(p[0].key, "certificate_authority_file");
+    assert!(p[0].message.contains("cannot read"), "{}", p[0].message);
+}
+
+#[test]
+fn grpc_insecure_defaults_follow_pomerium() {
+    let pomerium = load_str(include_str!("../tests/fixtures/pomerium.yaml")).unwrap();
+    assert!(pomerium.grpc_insecure, "all-in-one: plain");
+    assert!(
+        !load_str(DATABROKER_ONLY).unwrap().grpc_insecure,
+        "split: TLS"
+    );
+    let explicit = load_str(&format!("{DATABROKER_ONLY}grpc_insecure: true\n")).unwrap();
+    assert!(explicit.grpc_insecure);
+    // An explicit `false` without a certificate to serve cannot be honoured.
+    let p = problems(&format!("{DATABROKER_ONLY}grpc_insecure: false\n"));
+    assert_eq!(p[0].key, "grpc_insecure");
+    assert_eq!(p[0].origin, Some(Origin::Line(3)));
+}
+
+#[test]
+fn metrics_basic_auth_is_base64_of_user_and_password_and_never_printed() {
+    let config = load_str(&format!(
+        "{DATABROKER_ONLY}metrics_basic_auth: cHJvbTpodW50ZXIy\nshow_error_details: true\n"
+    ))
+    .unwrap();
+    let pair = config.metrics_basic_auth.as_ref().unwrap();
+    assert_eq!(pair.expose().as_slice(), b"prom:hunter2");
+    assert!(config.show_error_details);
+    assert!(!format!("{config:?}").contains("hunter2"));
+    let p = problems(&format!(
+        "{DATABROKER_ONLY}metrics_basic_auth: bm9jb2xvbg==\n"
+    ));
+    assert_eq!(p[0].key, "metrics_basic_auth");
+}
+
+#[test]
+fn all_zero_and_short_secrets_are_refused_naming_key_and_line() {
+    let zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let p = problems(&format!("services: databroker\nshared_secret: {zero}\n"));
+    assert_eq!(p[0].key, "shared_secret");
+    assert_eq!(p[0].origin, Some(Origin::Line(2)));
+    assert!(p[0].message.contains("all zero"), "{}", p[0].message);
+    let p = problems(&format!("{DATABROKER_ONLY}cookie_secret: c2hvcnQ=\n"));
+    assert_eq!(p[0].key, "cookie_secret");
+    assert_eq!(p[0].origin, Some(Origin::Line(3)));
+    assert!(p[0].message.contains("32 bytes"), "{}", p[0].message);
+    // From a file (`_FILE`): refused the same way, and the value is never echoed.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, zero).unwrap();
+    let err = load_env(
+        "services: databroker\n",
+        &[("SHARED_SECRET_FILE", file.to_str().unwrap())],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("shared_secret") && err.contains("all zero"),
+        "{err}"
+    );
+    assert!(!err.contains(zero), "{err}");
+}
+
+/// Found by the `config` fuzz target: an empty key (`: x`) made a problem with no key name.
+#[test]
+fn an_empty_key_is_named() {
+    let p = problems(&format!("{DATABROKER_ONLY}\"\": 127.0.0.1\n"));
+    assert_eq!(p[0].key, "\"\"");
+    assert_eq!(p[0].origin, Some(Origin::Line(3)));
+    assert!(p[0].message.contains("unknown key"), "{}", p[0].message);
+    let p = problems(&format!("{DATABROKER_ONLY}: 127.0.0.1\n"));
+    assert_eq!(p[0].key, "the configuration");
+    assert_eq!(p[0].origin, Some(Origin::Line(3)));
+    for problem in problems("? [a]\n: b\n") {
+        assert!(!problem.key.is_empty(), "{problem:?}");
+    }
+}

@@ -15,7 +15,9 @@ use crate::values::{parse_duration, parse_listen_address};
 
 mod secrets;
 
-use secrets::{certificates, claims_headers, idp, key32, signing_key, storage};
+use secrets::{
+    certificate_authority, certificates, claims_headers, idp, key32, signing_key, storage,
+};
 
 /// A route as read: its raw keys, its `policy` node, and where the route starts.
 pub(crate) struct RawRouteEntry {
@@ -144,8 +146,14 @@ pub(crate) fn validate(
             .unwrap_or_else(|| fallback_addr(5443)),
         http_redirect_addr: addr(&raw.http_redirect_addr, "http_redirect_addr", p),
         metrics_address: addr(&raw.metrics_address, "metrics_address", p),
+        metrics_basic_auth: secrets::metrics_basic_auth(raw, p),
+        show_error_details: raw.show_error_details.as_ref().is_some_and(|s| s.value),
         insecure_server: raw.insecure_server.as_ref().is_some_and(|s| s.value),
-        grpc_insecure: raw.grpc_insecure.as_ref().is_some_and(|s| s.value),
+        // Pomerium's default: plain in all-in-one (nothing leaves the process), TLS in split mode.
+        grpc_insecure: raw
+            .grpc_insecure
+            .as_ref()
+            .map_or(services.is_all(), |s| s.value),
         authenticate_service_url,
         authenticate_internal_service_url: url(
             &raw.authenticate_internal_service_url,
@@ -180,6 +188,7 @@ pub(crate) fn validate(
         idp: idp(raw, services.authenticate, p),
         databroker_storage: storage(raw, p),
         certificates: certificates(raw, p),
+        certificate_authority: certificate_authority(raw, p),
         jwt_claims_headers: claims_headers(raw, p),
         pass_identity_headers,
         set_response_headers: raw
@@ -209,6 +218,17 @@ pub(crate) fn validate(
             "authorize_service_url",
             None,
             "is required when the proxy runs without the authorize role",
+        );
+    }
+    if let Some(explicit) = &raw.grpc_insecure
+        && !explicit.value
+        && (config.services.authorize || config.services.databroker)
+        && config.certificates.is_empty()
+    {
+        p.add(
+            "grpc_insecure",
+            Some(&explicit.origin),
+            "`false` needs `certificates` or `certificate_file` for the gRPC listener's TLS",
         );
     }
     let needs_databroker =

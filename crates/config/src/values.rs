@@ -78,12 +78,20 @@ pub fn parse_key32(text: &str) -> Result<[u8; 32], String> {
         "is not base64 (generate one with `portcullis gen-secret` or `head -c32 /dev/urandom | base64`)"
             .to_owned()
     })?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+    let key = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
         format!(
             "must decode to 32 bytes, got {} (generate one with `portcullis gen-secret`)",
             bytes.len()
         )
-    })
+    })?;
+    // A placeholder, not a secret: anyone could forge sessions and service tokens with it.
+    if key == [0u8; 32] {
+        return Err(
+            "is all zero bytes: use a random secret (generate one with `portcullis gen-secret`)"
+                .to_owned(),
+        );
+    }
+    Ok(key)
 }
 
 /// Accepts PEM text directly or base64-encoded PEM (Pomerium's form) and returns the PEM.
@@ -162,5 +170,10 @@ mod tests {
                 .contains("got 16")
         );
         assert!(parse_key32("not base64!").is_err());
+        assert!(
+            parse_key32(&STANDARD.encode([0u8; 32]))
+                .unwrap_err()
+                .contains("all zero")
+        );
     }
 }

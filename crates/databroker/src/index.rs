@@ -20,10 +20,15 @@ pub const STRUCT_TYPE_URL: &str = "type.googleapis.com/google.protobuf.Struct";
 /// The `(field, value)` pairs a record of this data can be found by.
 /// Unknown types and undecodable data have none.
 pub fn index_fields(data: &Data) -> Vec<(String, String)> {
-    if data.type_url != STRUCT_TYPE_URL {
+    index_fields_of(&data.type_url, &data.value)
+}
+
+/// [`index_fields`] of data given as its type URL and encoded message.
+pub fn index_fields_of(type_url: &str, value: &[u8]) -> Vec<(String, String)> {
+    if type_url != STRUCT_TYPE_URL {
         return Vec::new();
     }
-    let Ok(s) = Struct::decode(data.value.as_slice()) else {
+    let Ok(s) = Struct::decode(value) else {
         return Vec::new();
     };
     let mut out = Vec::new();

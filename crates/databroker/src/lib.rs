@@ -28,8 +28,8 @@ pub use record::{
     Data, Filter, LeaseId, Query, QueryPage, Record, RecordWrite, TypeOptions, Versions,
 };
 pub use role::{
-    DatabrokerError, DatabrokerOptions, connect, connect_with, routes, routes_draining, serve,
-    serve_storage,
+    DatabrokerError, DatabrokerOptions, connect, connect_peers, connect_with, routes,
+    routes_draining, serve, serve_storage,
 };
 pub use storage::{RecordStream, Snapshot, Storage, StorageOptions, open_storage};
 pub use sync_client::{Progress, SyncClient};

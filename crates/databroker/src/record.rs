@@ -2,6 +2,10 @@
 //!
 //! These know nothing of prost messages; `convert.rs` maps them to the wire.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// A record's payload: a protobuf message, as `google.protobuf.Any` carries it.
@@ -149,6 +153,40 @@ impl Query {
             .clamp(1, Self::MAX_LIMIT)
     }
 }
+
+/// A shared record in a set keyed by its id (the id is not stored twice): an in-process
+/// store's live records, whose allocation its change log shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Keyed(pub(crate) Arc<Record>);
+
+impl Deref for Keyed {
+    type Target = Record;
+
+    fn deref(&self) -> &Record {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Keyed {
+    fn borrow(&self) -> &str {
+        &self.0.id
+    }
+}
+
+impl Hash for Keyed {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Must hash as the `str` it borrows as.
+        self.0.id.as_str().hash(state);
+    }
+}
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for Keyed {}
 
 /// Keeps the last write of each `(kind, id)` in a batch, in order of last
 /// appearance: one version per key per batch.

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use portcullis_grpc::{ClientAuth, DnsOptions, ServerAuth, SharedSecret};
+use portcullis_grpc::{ClientAuth, DnsOptions, PeerOptions, ServerAuth, SharedSecret};
 use portcullis_proto::databroker::v1::data_broker_service_server::DataBrokerServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -108,5 +108,17 @@ pub fn connect_with(
     dns: &DnsOptions,
 ) -> Result<Client, DatabrokerError> {
     let channel = portcullis_grpc::connect_balanced(url, dns)?;
+    Ok(Client::balanced(channel, ClientAuth::new(secret)))
+}
+
+/// A client of every databroker replica of every URL in `urls` (`databroker_service_urls`),
+/// balanced, health-checked and re-resolved per `options` (see
+/// [`portcullis_grpc::connect_peers`]). Must be called inside a tokio runtime.
+pub fn connect_peers<U: AsRef<str>>(
+    urls: &[U],
+    secret: &SharedSecret,
+    options: &PeerOptions,
+) -> Result<Client, DatabrokerError> {
+    let channel = portcullis_grpc::connect_peers(urls, options)?;
     Ok(Client::balanced(channel, ClientAuth::new(secret)))
 }

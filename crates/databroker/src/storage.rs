@@ -15,6 +15,7 @@ use futures_util::Stream;
 use crate::StorageError;
 use crate::record::{LeaseId, Query, QueryPage, Record, RecordWrite, TypeOptions, Versions};
 
+pub mod instrumented;
 pub mod memory;
 pub mod postgres;
 pub(crate) mod sync;
@@ -127,12 +128,14 @@ impl fmt::Debug for StorageOptions {
 /// backoff for a while), runs migrations and starts the change listener and
 /// the cleanup task.
 pub async fn open_storage(options: &StorageOptions) -> Result<Arc<dyn Storage>, StorageError> {
-    Ok(match options {
-        StorageOptions::Memory => Arc::new(memory::Memory::new()),
-        StorageOptions::Postgres { connection_string } => {
-            Arc::new(postgres::Postgres::connect(connection_string).await?)
-        }
-    })
+    let (backend, storage): (&'static str, Arc<dyn Storage>) = match options {
+        StorageOptions::Memory => ("memory", Arc::new(memory::Memory::new())),
+        StorageOptions::Postgres { connection_string } => (
+            "postgres",
+            Arc::new(postgres::Postgres::connect(connection_string).await?),
+        ),
+    };
+    Ok(Arc::new(instrumented::Instrumented::new(backend, storage)))
 }
 
 impl fmt::Debug for Snapshot {

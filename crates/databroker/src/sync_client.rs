@@ -203,9 +203,34 @@ enum Interrupted {
 }
 
 async fn run(storage: Arc<dyn Storage>, shared: Arc<Shared>, progress: watch::Sender<Progress>) {
+    let lag = measure_lag(&*storage, progress.subscribe());
+    tokio::join!(replicate(&*storage, &shared, &progress), lag);
+}
+
+/// How often the replica's lag behind the databroker is measured.
+const LAG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sets `portcullis_databroker_sync_lag_versions` every [`LAG_EVERY`]: the databroker's
+/// latest record version minus the replica's.
+async fn measure_lag(storage: &dyn Storage, progress: watch::Receiver<Progress>) {
+    loop {
+        tokio::time::sleep(LAG_EVERY).await;
+        if let Ok(versions) = storage.server_info().await {
+            let at = *progress.borrow();
+            if at.server_version == versions.server_version {
+                let behind = versions
+                    .latest_record_version
+                    .saturating_sub(at.record_version);
+                portcullis_telemetry::metrics().sync_lag(behind);
+            }
+        }
+    }
+}
+
+async fn replicate(storage: &dyn Storage, shared: &Shared, progress: &watch::Sender<Progress>) {
     let mut backoff = Backoff::default();
     loop {
-        let mut at = match load(&*storage, &shared).await {
+        let mut at = match load(storage, shared).await {
             Ok(at) => at,
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "databroker snapshot failed; retrying");
@@ -215,7 +240,9 @@ async fn run(storage: Arc<dyn Storage>, shared: Arc<Shared>, progress: watch::Se
         };
         progress.send_replace(at);
         loop {
-            match follow(&*storage, &shared, &progress, &mut at, &mut backoff).await {
+            let interrupted = follow(storage, shared, progress, &mut at, &mut backoff).await;
+            portcullis_telemetry::metrics().sync_reconnect();
+            match interrupted {
                 Interrupted::Restart => break,
                 Interrupted::Retry => tokio::time::sleep(backoff.next_delay()).await,
             }

@@ -13,7 +13,12 @@ use portcullis_proto::{AuthorizeDecision, AuthorizeRequest, Authorizer, envoy};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::{BalancedChannel, ChannelError, ClientAuth, DnsOptions, Failover, SharedSecret};
+use crate::{
+    BalancedChannel, ChannelError, ClientAuth, DnsOptions, Failover, PeerOptions, SharedSecret,
+};
+
+/// The method path the metrics label `Check` calls with.
+const CHECK_METHOD: &str = "/envoy.service.auth.v3.Authorization/Check";
 
 /// How long one `Check` may take before the request gets a `503`.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,19 +67,40 @@ impl AuthorizeClient {
         let channel = crate::connect_balanced(url, dns)?;
         Ok(AuthorizeClient::balanced(channel, ClientAuth::new(secret)))
     }
+
+    /// A client of every replica of every URL in `urls` (`authorize_service_urls`), balanced,
+    /// health-checked and re-resolved per `options` (see [`crate::connect_peers`]). Must be
+    /// called inside a tokio runtime.
+    pub fn connect_peers<U: AsRef<str>>(
+        urls: &[U],
+        secret: &SharedSecret,
+        options: &PeerOptions,
+    ) -> Result<AuthorizeClient, ChannelError> {
+        let channel = crate::connect_peers(urls, options)?;
+        Ok(AuthorizeClient::balanced(channel, ClientAuth::new(secret)))
+    }
 }
 
 #[async_trait::async_trait]
 impl Authorizer for AuthorizeClient {
     async fn authorize(&self, request: &AuthorizeRequest) -> AuthorizeDecision {
         let check = envoy::check_request(request);
+        let started = std::time::Instant::now();
+        let request_id = tonic::metadata::MetadataValue::try_from(request.request_id.as_str()).ok();
         let result = crate::retry_idempotent(&self.failover, || {
             let mut call = tonic::Request::new(check.clone());
             call.set_timeout(CHECK_TIMEOUT);
+            if let Some(id) = &request_id {
+                call.metadata_mut().insert("x-request-id", id.clone());
+            }
             let mut grpc = self.grpc.clone();
             async move { grpc.check(call).await }
         })
         .await;
+        let code = result
+            .as_ref()
+            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok);
+        crate::metrics::record_client_call(CHECK_METHOD, code, started.elapsed());
         match result {
             Ok(response) => envoy::authorize_decision(response.into_inner()),
             Err(status) => {

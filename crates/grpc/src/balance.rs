@@ -1,23 +1,27 @@
-//! The task behind [`connect_balanced`](crate::connect_balanced): DNS discovery and endpoint
-//! ejection for a tonic balanced channel.
+//! The task behind [`connect_peers`](crate::connect_peers): DNS discovery, health checks and
+//! endpoint ejection for a tonic balanced channel over every URL of a service.
 //!
 //! The channel is tonic's [`Channel::balance_channel`]; this task feeds it
-//! [`Change::Insert`]/[`Change::Remove`] keyed by address. Each *round*:
+//! [`Change::Insert`]/[`Change::Remove`] keyed by (URL, address). Each *round*:
 //!
-//! 1. resolves the host to all of its A/AAAA records (keeping the last good set when DNS
-//!    fails or answers nothing);
-//! 2. TCP-probes addresses not yet in rotation (and, in a round asked for by a failed call,
-//!    every address), so an endpoint enters the rotation only once it accepts connections
-//!    and leaves it as soon as it refuses them;
+//! 1. resolves each URL's host to all of its A/AAAA records (keeping the last good set when
+//!    DNS fails or answers nothing; IP literals need no DNS);
+//! 2. health-checks (`grpc.health.v1` `Check`, over the URL's TLS settings) addresses not yet
+//!    in rotation (and, in a round asked for by a failed call, every address), so an endpoint
+//!    enters the rotation only once its server says `SERVING`;
 //! 3. sends the difference to the balancer. Removing an endpoint drops the balancer's handle
 //!    to its connection; calls already in flight on it still finish.
 //!
+//! Every endpoint in rotation is also *watched* (`Watch`, see [`probe::watch`]): when its
+//! server turns `NOT_SERVING` (it began draining) or the watch connection breaks, the
+//! endpoint leaves the rotation at once, before its listener closes.
+//!
 //! Rounds run every `dns_refresh_rate` and whenever a caller reports a failed call through
-//! [`Failover`]. When no address answers a probe, all of them stay in rotation (calls fail
-//! fast with `UNAVAILABLE` instead of waiting for an endpoint); when DNS has never answered,
-//! the URL itself is the one endpoint (the system resolver then tries on each connect).
+//! [`Failover`]. When no endpoint passes, all of them stay in rotation (calls fail fast with
+//! `UNAVAILABLE` instead of waiting for an endpoint); while a host has never resolved, its
+//! URL itself is an endpoint (the system resolver then tries on each connect).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,16 +31,18 @@ use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfi
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{Resolver, TokioResolver};
-use tokio::net::TcpStream;
-use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::{self, Sender};
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 use tonic::transport::channel::Change;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::{Channel, Endpoint};
 
-/// How long a probe's TCP connect may take before the address counts as down.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+mod probe;
+mod target;
+
+pub(crate) use target::Target;
+
 /// How long [`Failover::recheck`] waits for the round it asked for.
 const RECHECK_WAIT: Duration = Duration::from_secs(2);
 /// Rounds asked for by failed calls re-resolve DNS at most this often.
@@ -46,28 +52,13 @@ const MIN_REFRESH: Duration = Duration::from_millis(50);
 /// Pending changes the balancer may hold before the task waits for it.
 const CHANGE_CAPACITY: usize = 1024;
 
-/// What the channel points at.
-#[derive(Debug)]
-pub(crate) struct Target {
-    /// The URL as configured (for logs).
-    pub(crate) url: String,
-    /// The host to resolve.
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) scheme: String,
-    /// `scheme://authority/` of the URL: the `:authority` (and TLS name) of every call.
-    pub(crate) origin: Uri,
-    /// The URL as one endpoint, used until DNS first answers.
-    pub(crate) whole: Endpoint,
-}
-
-/// A balancer entry.
+/// A balancer entry: an endpoint of one of the channel's URLs (by index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Key {
-    /// One resolved address.
-    Addr(SocketAddr),
-    /// The URL itself, while DNS has not answered yet.
-    Unresolved,
+    /// One resolved address of URL `.0`.
+    Addr(usize, SocketAddr),
+    /// URL `.0` itself, while its host has not resolved yet.
+    Unresolved(usize),
 }
 
 /// Why a round runs.
@@ -154,10 +145,11 @@ pub(crate) fn resolver(options: &crate::DnsOptions) -> Result<TokioResolver, Net
     builder.build()
 }
 
-/// Starts the balanced channel for `target` and the task that keeps its endpoints.
+/// Starts the balanced channel over `targets` and the task that keeps its endpoints.
+/// `resolver` is needed when a target's host is a name.
 pub(crate) fn spawn(
-    target: Target,
-    resolver: TokioResolver,
+    targets: Vec<Target>,
+    resolver: Option<TokioResolver>,
     refresh: Duration,
 ) -> (Channel, Failover) {
     let (channel, changes) = Channel::balance_channel(CHANGE_CAPACITY);
@@ -167,13 +159,22 @@ pub(crate) fn spawn(
         wake: Notify::new(),
         served,
     });
+    let resolved = targets
+        .iter()
+        .map(|t| t.literal().into_iter().collect())
+        .collect();
+    let (down_tx, down) = mpsc::unbounded_channel();
     let task = Task {
-        target,
+        targets,
         resolver,
         changes,
         shared: Arc::clone(&shared),
-        resolved: BTreeSet::new(),
+        resolved,
         active: BTreeSet::new(),
+        watchers: BTreeMap::new(),
+        down_tx,
+        down,
+        failing: BTreeMap::new(),
         last_resolve: None,
     };
     tokio::spawn(task.run(refresh.max(MIN_REFRESH)));
@@ -184,35 +185,55 @@ pub(crate) fn spawn(
 }
 
 struct Task {
-    target: Target,
-    resolver: TokioResolver,
+    targets: Vec<Target>,
+    resolver: Option<TokioResolver>,
     changes: Sender<Change<Key, Endpoint>>,
     shared: Arc<Shared>,
-    /// The last good DNS answer.
-    resolved: BTreeSet<SocketAddr>,
+    /// The last good DNS answer of each target.
+    resolved: Vec<BTreeSet<SocketAddr>>,
     /// What the balancer holds.
     active: BTreeSet<Key>,
+    /// The health watcher of each endpoint in rotation.
+    watchers: BTreeMap<Key, AbortHandle>,
+    down_tx: mpsc::UnboundedSender<probe::Down<Key>>,
+    down: mpsc::UnboundedReceiver<probe::Down<Key>>,
+    /// Why endpoints failed their last probe (each reason is logged once).
+    failing: BTreeMap<Key, String>,
     last_resolve: Option<Instant>,
 }
 
 /// The channel is gone.
 struct Closed;
 
+/// What wakes the task.
+enum Event {
+    Round(Round),
+    Down(probe::Down<Key>),
+}
+
 impl Task {
     async fn run(mut self, refresh: Duration) {
         let mut timer = tokio::time::interval(refresh);
         timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let round = tokio::select! {
+            let event = tokio::select! {
                 _ = self.changes.closed() => break,
-                _ = timer.tick() => Round::Periodic,
-                _ = self.shared.wake.notified() => Round::Failure,
+                _ = timer.tick() => Event::Round(Round::Periodic),
+                _ = self.shared.wake.notified() => Event::Round(Round::Failure),
+                Some(down) = self.down.recv() => Event::Down(down),
             };
-            if self.round(round).await.is_err() {
+            let done = match event {
+                Event::Round(round) => self.round(round).await,
+                Event::Down(down) => self.eject(down).await,
+            };
+            if done.is_err() {
                 break;
             }
         }
-        tracing::debug!(url = %self.target.url, "balanced channel dropped; resolver task ends");
+        for (_, watcher) in std::mem::take(&mut self.watchers) {
+            watcher.abort();
+        }
+        tracing::debug!(url = %self.targets[0].url, "balanced channel dropped; resolver task ends");
     }
 
     async fn round(&mut self, round: Round) -> Result<(), Closed> {
@@ -229,82 +250,140 @@ impl Task {
         Ok(())
     }
 
-    /// Updates `resolved` from DNS, keeping the last good answer on failure.
+    /// A watched endpoint stopped serving: it leaves the rotation now, unless it is the
+    /// last one (calls then fail fast rather than wait for an endpoint).
+    async fn eject(&mut self, down: probe::Down<Key>) -> Result<(), Closed> {
+        self.watchers.remove(&down.key);
+        if self.active.contains(&down.key) && self.active.len() > 1 {
+            let mut next = self.active.clone();
+            next.remove(&down.key);
+            self.apply(next).await?;
+        }
+        let _ = down.ack.send(());
+        Ok(())
+    }
+
+    /// Updates `resolved` from DNS, keeping each host's last good answer on failure.
     async fn resolve(&mut self) {
         self.last_resolve = Some(Instant::now());
+        let Some(resolver) = &self.resolver else {
+            return;
+        };
         // Answers are re-read on every round: the resolver's cache must not hide changes.
-        self.resolver.clear_cache();
-        let host = self.target.host.as_str();
-        match self.resolver.lookup_ip(host).await {
-            Ok(lookup) => {
-                let port = self.target.port;
-                let found: BTreeSet<_> =
-                    lookup.iter().map(|ip| SocketAddr::new(ip, port)).collect();
-                if found.is_empty() {
-                    tracing::warn!(
-                        host,
-                        "DNS answered no address; keeping the previous endpoints"
-                    );
-                } else {
-                    if found != self.resolved {
-                        tracing::info!(host, addresses = ?found, "service name resolved");
-                    }
-                    self.resolved = found;
-                }
+        resolver.clear_cache();
+        for (target, resolved) in self.targets.iter().zip(&mut self.resolved) {
+            if target.literal().is_some() {
+                continue;
             }
-            Err(error) => {
-                tracing::warn!(host, %error, "DNS resolution failed; keeping the previous endpoints");
+            let host = target.host.as_str();
+            match resolver.lookup_ip(host).await {
+                Ok(lookup) => {
+                    let found: BTreeSet<_> = lookup
+                        .iter()
+                        .map(|ip| SocketAddr::new(ip, target.port))
+                        .collect();
+                    if found.is_empty() {
+                        tracing::warn!(
+                            host,
+                            "DNS answered no address; keeping the previous endpoints"
+                        );
+                    } else {
+                        if found != *resolved {
+                            tracing::info!(host, addresses = ?found, "service name resolved");
+                        }
+                        *resolved = found;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(host, %error, "DNS resolution failed; keeping the previous endpoints");
+                }
             }
         }
     }
 
     /// The endpoints the balancer should hold after this round.
-    async fn next_active(&self, round: Round) -> BTreeSet<Key> {
-        if self.resolved.is_empty() {
-            return BTreeSet::from([Key::Unresolved]);
+    async fn next_active(&mut self, round: Round) -> BTreeSet<Key> {
+        let mut candidates = BTreeSet::new();
+        let mut unresolved = BTreeSet::new();
+        for (i, resolved) in self.resolved.iter().enumerate() {
+            if resolved.is_empty() {
+                unresolved.insert(Key::Unresolved(i));
+            }
+            candidates.extend(resolved.iter().map(|a| Key::Addr(i, *a)));
         }
-        let in_rotation = |addr: &SocketAddr| self.active.contains(&Key::Addr(*addr));
-        let to_probe: Vec<SocketAddr> = match round {
-            Round::Failure => self.resolved.iter().copied().collect(),
-            Round::Periodic => self
-                .resolved
-                .iter()
-                .copied()
-                .filter(|a| !in_rotation(a))
-                .collect(),
+        let to_probe: Vec<Key> = match round {
+            Round::Failure => candidates.iter().copied().collect(),
+            Round::Periodic => candidates.difference(&self.active).copied().collect(),
         };
-        let up = probe(to_probe).await;
+        let up = self.probe(to_probe).await;
         let mut next: BTreeSet<Key> = match round {
             Round::Failure => BTreeSet::new(),
-            Round::Periodic => self
-                .resolved
-                .iter()
-                .filter(|a| in_rotation(a))
-                .map(|a| Key::Addr(*a))
-                .collect(),
+            Round::Periodic => candidates.intersection(&self.active).copied().collect(),
         };
-        next.extend(up.into_iter().map(Key::Addr));
+        next.extend(up);
+        next.extend(unresolved.iter().copied());
         if next.is_empty() {
             // Nothing answers: keep every address so calls fail fast rather than wait.
-            next = self.resolved.iter().map(|a| Key::Addr(*a)).collect();
+            next = candidates;
         }
         next
     }
 
-    /// Sends the balancer the difference between `active` and `next`: inserts first, so the
-    /// balancer is never left empty in between.
+    /// The keys of `keys` whose server says it serves.
+    async fn probe(&mut self, keys: Vec<Key>) -> Vec<Key> {
+        let mut probes = JoinSet::new();
+        for key in keys {
+            let endpoint = self.endpoint(key);
+            probes.spawn(async move { (key, probe::probe(endpoint).await) });
+        }
+        let mut up = Vec::new();
+        while let Some(done) = probes.join_next().await {
+            let Ok((key, result)) = done else { continue };
+            match result {
+                Ok(()) => {
+                    self.failing.remove(&key);
+                    up.push(key);
+                }
+                Err(error) => {
+                    let error = error.to_string();
+                    if self.failing.get(&key) != Some(&error) {
+                        let url = self.url(key);
+                        tracing::warn!(url, endpoint = ?key, %error, "endpoint failed its health check");
+                    }
+                    self.failing.insert(key, error);
+                }
+            }
+        }
+        up
+    }
+
+    /// Sends the balancer the difference between `active` and `next` (inserts first, so the
+    /// balancer is never left empty in between) and keeps a watcher on each endpoint.
     async fn apply(&mut self, next: BTreeSet<Key>) -> Result<(), Closed> {
-        let host = self.target.host.as_str();
         for key in next.difference(&self.active) {
-            tracing::info!(host, endpoint = ?key, "endpoint enters rotation");
+            tracing::info!(url = self.url(*key), endpoint = ?key, "endpoint enters rotation");
             let endpoint = self.endpoint(*key);
             self.send(Change::Insert(*key, endpoint)).await?;
         }
         for key in self.active.difference(&next) {
-            tracing::info!(host, endpoint = ?key, "endpoint leaves rotation");
+            tracing::info!(url = self.url(*key), endpoint = ?key, "endpoint leaves rotation");
             self.send(Change::Remove(*key)).await?;
         }
         self.active = next;
+        self.watchers.retain(|key, watcher| {
+            let keep = self.active.contains(key) && !watcher.is_finished();
+            if !keep {
+                watcher.abort();
+            }
+            keep
+        });
+        for key in &self.active {
+            if matches!(key, Key::Addr(..)) && !self.watchers.contains_key(key) {
+                let endpoint = self.endpoint(*key);
+                let watcher = tokio::spawn(probe::watch(endpoint, *key, self.down_tx.clone()));
+                self.watchers.insert(*key, watcher.abort_handle());
+            }
+        }
         Ok(())
     }
 
@@ -316,42 +395,14 @@ impl Task {
     }
 
     fn endpoint(&self, key: Key) -> Endpoint {
-        let Key::Addr(addr) = key else {
-            return self.target.whole.clone();
-        };
-        let uri = format!("{}://{addr}", self.target.scheme);
-        match Endpoint::from_shared(uri) {
-            Ok(endpoint) => crate::channel::configure(endpoint).origin(self.target.origin.clone()),
-            // A scheme and a socket address always make a URI; never reached.
-            Err(_) => self.target.whole.clone(),
+        match key {
+            Key::Addr(i, addr) => self.targets[i].at(addr),
+            Key::Unresolved(i) => self.targets[i].whole(),
         }
     }
-}
 
-/// The addresses of `addrs` that accept a TCP connection within [`PROBE_TIMEOUT`].
-async fn probe(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
-    let mut probes = JoinSet::new();
-    for addr in addrs {
-        probes.spawn(async move {
-            let connect = tokio::time::timeout(PROBE_TIMEOUT, TcpStream::connect(addr)).await;
-            match connect {
-                Ok(Ok(_)) => Some(addr),
-                Ok(Err(error)) => {
-                    tracing::debug!(%addr, %error, "endpoint probe failed");
-                    None
-                }
-                Err(_) => {
-                    tracing::debug!(%addr, "endpoint probe timed out");
-                    None
-                }
-            }
-        });
+    fn url(&self, key: Key) -> &str {
+        let (Key::Addr(i, _) | Key::Unresolved(i)) = key;
+        &self.targets[i].url
     }
-    let mut up = Vec::new();
-    while let Some(done) = probes.join_next().await {
-        if let Ok(Some(addr)) = done {
-            up.push(addr);
-        }
-    }
-    up
 }

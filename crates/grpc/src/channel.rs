@@ -2,24 +2,30 @@
 //!
 //! - [`connect_lazy`]: one lazily connected channel to the URL as written (the operating
 //!   system resolves the host on each connect).
-//! - [`connect_balanced`]: design §7's client-side load balancing. The host is resolved
-//!   through DNS (hickory) to all of its A/AAAA records, one endpoint per address; calls are
-//!   spread over the endpoints; the name is re-resolved every
-//!   [`DnsOptions::refresh_rate`] and sooner when calls fail (see [`crate::balance`]).
+//! - [`connect_peers`]: design §7's client-side load balancing over every URL of a service
+//!   (`*_service_urls`). Each host is resolved through DNS (hickory) to all of its A/AAAA
+//!   records, one endpoint per address; calls are spread over the endpoints of all the URLs;
+//!   names are re-resolved every [`DnsOptions::refresh_rate`] and sooner when calls fail, and
+//!   endpoints enter and leave the rotation by their `grpc.health.v1` status (see
+//!   [`crate::balance`]). [`connect_balanced`] is the one-URL form.
 //!
-//! Both speak h2c for `http://` URLs; `https://` is refused until TLS to peers arrives.
+//! `http://` URLs speak h2c; `https://` URLs speak TLS, verifying the peer's certificate
+//! for the URL's host name against [`PeerTls`]'s roots (even when connecting to a resolved
+//! address).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::{Channel, Endpoint};
 
-use crate::balance::{self, Failover};
+use crate::balance::{self, Failover, Target};
+use crate::tls::{PeerTls, TlsError};
 
 /// Why a channel could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
-    /// The service URL is not a valid `http://` URI.
+    /// The service URL is not a valid URI, or tonic refused its TLS settings (a host that
+    /// is no valid TLS server name).
     #[error("invalid service url {url:?}: {source}")]
     InvalidUrl {
         /// The URL as configured.
@@ -31,9 +37,20 @@ pub enum ChannelError {
     /// The service URL has no host, or no port and no known default port.
     #[error("service url {0:?} has no host or port")]
     NoHost(String),
-    /// `https://` needs TLS, which arrives with the TLS issue.
-    #[error("service url {0:?}: https is not supported yet")]
-    TlsUnsupported(String),
+    /// The service URL's scheme is neither `http` nor `https`.
+    #[error("service url {url:?}: scheme {scheme:?} is not http or https")]
+    Scheme {
+        /// The URL as configured.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// No service URL was given.
+    #[error("no service url")]
+    NoUrl,
+    /// The trusted roots could not be built (`certificate_authority`).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The DNS resolver could not be set up (e.g. `/etc/resolv.conf` unreadable).
     #[error("cannot set up the DNS resolver for {url:?}: {source}")]
     Resolver {
@@ -99,71 +116,89 @@ impl BalancedChannel {
     }
 }
 
-/// A channel to `url` that connects on first use and reconnects after
-/// failures. Calls fail with `UNAVAILABLE` while the peer cannot be reached.
-pub fn connect_lazy(url: &str) -> Result<Channel, ChannelError> {
-    Ok(endpoint(url)?.connect_lazy())
+/// How clients reach their peers: DNS (`dns_refresh_rate`, `dns_resolvers`) and the roots
+/// trusted for `https://` URLs (`certificate_authority`).
+#[derive(Debug, Clone, Default)]
+pub struct PeerOptions {
+    /// Name resolution.
+    pub dns: DnsOptions,
+    /// TLS trust.
+    pub tls: PeerTls,
 }
 
-/// A channel that spreads calls over every address DNS returns for the host of `url`
-/// (design §7), re-resolving every `options.refresh_rate`.
+impl PeerOptions {
+    /// The configuration's DNS settings and `certificate_authority`.
+    pub fn from_config(config: &portcullis_config::Config) -> Result<PeerOptions, TlsError> {
+        Ok(PeerOptions {
+            dns: DnsOptions::from_config(config),
+            tls: PeerTls::from_config(config)?,
+        })
+    }
+}
+
+impl From<DnsOptions> for PeerOptions {
+    /// `dns`, trusting the system's roots.
+    fn from(dns: DnsOptions) -> PeerOptions {
+        PeerOptions {
+            dns,
+            tls: PeerTls::default(),
+        }
+    }
+}
+
+/// A channel to `url` that connects on first use and reconnects after failures (TLS with
+/// the system's roots for `https://`). Calls fail with `UNAVAILABLE` while the peer cannot
+/// be reached.
+pub fn connect_lazy(url: &str) -> Result<Channel, ChannelError> {
+    Ok(Target::new(url, &PeerTls::default())?
+        .whole()
+        .connect_lazy())
+}
+
+/// [`connect_peers`] for one URL, trusting the system's roots.
+pub fn connect_balanced(url: &str, options: &DnsOptions) -> Result<BalancedChannel, ChannelError> {
+    connect_peers(&[url], &PeerOptions::from(options.clone()))
+}
+
+/// A channel that spreads calls over every address DNS returns for the host of each of
+/// `urls` (design §7), re-resolving every `options.dns.refresh_rate`.
 ///
-/// An IP-literal host needs no DNS: the channel then has that one endpoint. Otherwise a
-/// background task resolves the name, adds endpoints that appear and removes those that
-/// vanish (calls in flight on a removed endpoint finish), keeps the last good set when DNS
-/// fails or answers nothing, and ejects unreachable endpoints when calls fail. Calls made
-/// before the first resolution wait for it.
+/// A single IP-literal URL needs no balancing: the channel then has that one endpoint.
+/// Otherwise a background task resolves the names, adds endpoints that appear and pass a
+/// health check, removes those that vanish or stop serving (calls in flight on a removed
+/// endpoint finish), keeps the last good set when DNS fails or answers nothing, and ejects
+/// unreachable endpoints when calls fail. Calls made before the first round wait for it.
 ///
 /// Must be called inside a tokio runtime; the task ends when every clone of the channel is
 /// dropped.
-pub fn connect_balanced(url: &str, options: &DnsOptions) -> Result<BalancedChannel, ChannelError> {
-    let whole = endpoint(url)?;
-    let uri = whole.uri().clone();
-    let (Some(scheme), Some(host), Some(port)) = (uri.scheme_str(), uri.host(), port_of(&uri))
-    else {
-        return Err(ChannelError::NoHost(url.to_owned()));
-    };
-    // `Uri::host` keeps the brackets of an IPv6 literal.
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    if literal.parse::<IpAddr>().is_ok() {
+pub fn connect_peers<U: AsRef<str>>(
+    urls: &[U],
+    options: &PeerOptions,
+) -> Result<BalancedChannel, ChannelError> {
+    let targets = urls
+        .iter()
+        .map(|url| Target::new(url.as_ref(), &options.tls))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = targets.first().ok_or(ChannelError::NoUrl)?;
+    if targets.len() == 1 && first.literal().is_some() {
         return Ok(BalancedChannel {
-            channel: whole.connect_lazy(),
+            channel: first.whole().connect_lazy(),
             failover: Failover::none(),
         });
     }
-    let origin = Uri::builder()
-        .scheme(scheme)
-        .authority(uri.authority().map_or(host, |a| a.as_str()))
-        .path_and_query("/")
-        .build()
-        .map_err(|_| ChannelError::NoHost(url.to_owned()))?;
-    let resolver = balance::resolver(options).map_err(|source| ChannelError::Resolver {
-        url: url.to_owned(),
-        source,
-    })?;
-    let target = balance::Target {
-        url: url.to_owned(),
-        host: host.to_owned(),
-        port,
-        scheme: scheme.to_owned(),
-        origin,
-        whole,
+    let resolver = match targets.iter().find(|t| t.literal().is_none()) {
+        None => None,
+        Some(named) => {
+            Some(
+                balance::resolver(&options.dns).map_err(|source| ChannelError::Resolver {
+                    url: named.url.clone(),
+                    source,
+                })?,
+            )
+        }
     };
-    let (channel, failover) = balance::spawn(target, resolver, options.refresh_rate);
+    let (channel, failover) = balance::spawn(targets, resolver, options.dns.refresh_rate);
     Ok(BalancedChannel { channel, failover })
-}
-
-/// The endpoint for `url` with portcullis' connection settings.
-pub(crate) fn endpoint(url: &str) -> Result<Endpoint, ChannelError> {
-    if url.starts_with("https://") {
-        return Err(ChannelError::TlsUnsupported(url.to_owned()));
-    }
-    let endpoint =
-        Endpoint::from_shared(url.to_owned()).map_err(|source| ChannelError::InvalidUrl {
-            url: url.to_owned(),
-            source,
-        })?;
-    Ok(configure(endpoint))
 }
 
 /// Timeouts and keep-alives shared by every endpoint.
@@ -176,22 +211,18 @@ pub(crate) fn configure(endpoint: Endpoint) -> Endpoint {
         .keep_alive_while_idle(true)
 }
 
-fn port_of(uri: &Uri) -> Option<u16> {
-    uri.port_u16().or(match uri.scheme_str() {
-        Some("http") => Some(80),
-        Some("https") => Some(443),
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn https_is_refused() {
-        let err = connect_lazy("https://authorize:5443").unwrap_err();
-        assert!(matches!(err, ChannelError::TlsUnsupported(_)), "{err}");
+    #[tokio::test]
+    async fn https_is_accepted_and_other_schemes_are_not() {
+        assert!(connect_lazy("https://authorize:5443").is_ok());
+        let err = connect_lazy("ftp://authorize:5443").unwrap_err();
+        assert!(matches!(err, ChannelError::Scheme { .. }), "{err}");
+        let none: [&str; 0] = [];
+        let err = connect_peers(&none, &PeerOptions::default()).unwrap_err();
+        assert!(matches!(err, ChannelError::NoUrl), "{err}");
     }
 
     #[test]
@@ -211,14 +242,5 @@ mod tests {
         assert!(!v4.failover().is_balanced());
         let v6 = connect_balanced("http://[::1]:5443", &options).unwrap();
         assert!(!v6.failover().is_balanced());
-    }
-
-    #[test]
-    fn default_port_follows_the_scheme() {
-        assert_eq!(port_of(&"http://authorize".parse().unwrap()), Some(80));
-        assert_eq!(
-            port_of(&"http://authorize:5443".parse().unwrap()),
-            Some(5443)
-        );
     }
 }

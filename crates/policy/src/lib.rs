@@ -31,6 +31,8 @@
 mod compile;
 mod criteria;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod legacy;
 mod matchers;

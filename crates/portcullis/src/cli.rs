@@ -29,6 +29,9 @@ pub(crate) enum Command {
     /// Try portcullis out: everything in one process with a built-in development identity
     /// provider and a demo app, on http://*.localhost (never for production).
     Dev(crate::dev::DevArgs),
+    /// Probe a running portcullis: ask `/readyz`, exit 0 when ready, 1 when not (for
+    /// container health checks).
+    Health(crate::health_probe::HealthArgs),
     /// Print a fresh random 32-byte secret, base64-encoded, for `shared_secret` or `cookie_secret`.
     GenSecret,
     /// Policy tools.

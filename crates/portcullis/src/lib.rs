@@ -6,6 +6,9 @@
 
 mod cli;
 mod dev;
+mod health;
+mod health_probe;
+mod metrics;
 mod policy_test;
 mod reload;
 mod roles;
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Dev(args) => crate::dev::run(&args),
+        Command::Health(args) => crate::health_probe::run(&args),
         Command::GenSecret => {
             println!("{}", cli::gen_secret());
             ExitCode::SUCCESS

@@ -60,16 +60,21 @@ pub(crate) async fn watch(
         seen = text;
         let reason = if forced { "SIGHUP" } else { "file changed" };
         match portcullis_config::load(&path) {
-            Err(error) => tracing::error!(
-                reason,
-                problems = %error,
-                "configuration rejected; the previous one keeps serving"
-            ),
+            Err(error) => {
+                portcullis_telemetry::metrics().config_reload(false);
+                tracing::error!(
+                    reason,
+                    problems = %error,
+                    "configuration rejected; the previous one keeps serving"
+                )
+            }
             Ok(mut next) => {
                 keep_generated_secrets(&current, &mut next);
                 let restart = needs_restart(&current, &next);
                 keep_restart_only(&current, &mut next);
-                if let Err(error) = apply(&roles, &next) {
+                let applied = apply(&roles, &next);
+                portcullis_telemetry::metrics().config_reload(applied.is_ok());
+                if let Err(error) = applied {
                     tracing::error!(
                         reason,
                         %error,

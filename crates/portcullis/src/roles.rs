@@ -43,6 +43,7 @@ pub(crate) async fn start(
 ) -> anyhow::Result<Roles> {
     let mut tasks = JoinSet::new();
     let mut reloadable = crate::reload::Reloadable::default();
+    crate::metrics::start(config, &stop, &mut tasks).await?;
     let s = config.services;
     let secret = SharedSecret::from(*config.shared_secret.expose());
     let storage = if s.databroker {
@@ -70,6 +71,12 @@ pub(crate) async fn start(
         None
     };
     reloadable.engine = engine.clone();
+    let synced = engine.as_ref().map(|engine| {
+        let engine = Arc::clone(engine);
+        Arc::new(move || engine.replica().progress().server_version != 0)
+            as portcullis_telemetry::ReadyCheck
+    });
+    let process = crate::health::process_health(databroker.clone(), synced, stop.clone());
     if let Some(databroker) = databroker
         && (s.proxy || s.authenticate)
     {
@@ -80,47 +87,73 @@ pub(crate) async fn start(
             databroker,
             engine: engine.clone(),
             stop: stop.clone(),
+            health: process.health.clone(),
         };
         (reloadable.proxy, reloadable.authenticate) = http::start(roles, &mut tasks).await?;
     }
-    match (storage, engine) {
-        (Some(storage), Some(engine)) => {
-            let listener = bind("authorize", config.grpc_address).await?;
-            tracing::info!(service = "databroker", address = %listener.local_addr()?, "listening");
+    // The gRPC listener: the databroker's routes (and authorize's `Check` beside them in one
+    // process), or authorize's alone.
+    let grpc = match (storage, engine) {
+        (Some(storage), engine) => {
             let (drain_tx, draining) = watch::channel(false);
-            let routes = portcullis_databroker::routes_draining(storage, &secret, draining)
-                .add_service(portcullis_authorize::check::service(engine, &secret));
-            let shutdown = stopped(stop.clone());
-            tasks.spawn(async move {
-                let shutdown = async move {
-                    shutdown.await;
-                    let _ = drain_tx.send(true);
-                };
-                let result = portcullis_grpc::serve(routes, listener, shutdown).await;
-                ("databroker,authorize", result.map_err(anyhow::Error::from))
-            });
-        }
-        (Some(storage), None) => {
-            let listener = bind("databroker", config.grpc_address).await?;
-            let shutdown = stopped(stop.clone());
-            let secret = secret.clone();
-            tasks.spawn(async move {
-                let result =
-                    portcullis_databroker::serve_storage(storage, &secret, listener, shutdown)
-                        .await;
-                ("databroker", result.map_err(anyhow::Error::from))
-            });
+            let routes = portcullis_databroker::routes_draining(storage, &secret, draining);
+            match engine {
+                Some(engine) => {
+                    let check = portcullis_authorize::check::service(engine, &secret);
+                    let routes = routes.add_service(check);
+                    Some(("authorize", "databroker,authorize", routes, Some(drain_tx)))
+                }
+                None => Some(("databroker", "databroker", routes, Some(drain_tx))),
+            }
         }
         (None, Some(engine)) => {
-            let listener = bind("authorize", config.grpc_address).await?;
-            let shutdown = stopped(stop.clone());
-            tasks.spawn(async move {
-                let result = portcullis_authorize::serve(engine, &secret, listener, shutdown).await;
-                ("authorize", result.map_err(anyhow::Error::from))
-            });
+            let routes = portcullis_authorize::check::routes(engine, &secret);
+            Some(("authorize", "authorize", routes, None))
         }
-        (None, None) => {}
+        (None, None) => None,
+    };
+    if let Some((service, role, routes, drain_tx)) = grpc {
+        // TLS with the configured certificates unless `grpc_insecure` (true by default in
+        // all-in-one); without any certificate, plain h2c.
+        let tls = if config.grpc_insecure || config.certificates.is_empty() {
+            None
+        } else {
+            Some(
+                portcullis_proxy::grpc_server_tls(config)
+                    .context("cannot load the gRPC listener's certificates")?,
+            )
+        };
+        let listener = bind(service, config.grpc_address).await?;
+        if role == "databroker,authorize" {
+            tracing::info!(service = "databroker", address = %listener.local_addr()?, "listening");
+        }
+        tracing::info!(role, tls = tls.is_some(), "gRPC listener ready");
+        let shutdown = stopped(stop.clone());
+        let health = process.health.clone();
+        let ready: portcullis_telemetry::ReadyCheck = {
+            let health = health.clone();
+            Arc::new(move || health.is_ready())
+        };
+        tasks.spawn(async move {
+            let shutdown = async move {
+                shutdown.await;
+                // Not ready from here on, before the drain notice goes out.
+                health.set_draining();
+                // Open `Sync` streams end with UNAVAILABLE (graceful shutdown would otherwise
+                // wait for them forever).
+                if let Some(drain_tx) = drain_tx {
+                    let _ = drain_tx.send(true);
+                }
+            };
+            let result =
+                portcullis_grpc::serve_with_readiness(routes, listener, tls, Some(ready), shutdown)
+                    .await;
+            (role, result.map_err(anyhow::Error::from))
+        });
     }
+    process
+        .listeners
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(Roles { tasks, reloadable })
 }
 

@@ -9,6 +9,12 @@ use tokio::sync::watch;
 
 use crate::roles::Prebound;
 
+/// The commit the binary was built from, when the build set `PORTCULLIS_GIT_COMMIT`.
+const GIT_COMMIT: &str = match option_env!("PORTCULLIS_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
 /// How long in-flight work may take to finish after SIGTERM/SIGINT.
 const GRACE_PERIOD: Duration = Duration::from_secs(30);
 
@@ -61,6 +67,9 @@ pub(crate) async fn serve(
             }
         };
         tracing::info!(summary = %summary(&config), "started");
+        let metrics = portcullis_telemetry::metrics();
+        metrics.set_build_info(env!("CARGO_PKG_VERSION"), GIT_COMMIT);
+        metrics.config_reload(true);
         if let Some(path) = watch_file {
             let (roles, stop) = (roles.reloadable.clone(), stop_rx_watch.clone());
             tokio::spawn(crate::reload::watch(path, config.clone(), roles, stop));

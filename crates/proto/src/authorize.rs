@@ -57,6 +57,8 @@ pub struct Allow {
     pub set_headers: Vec<(String, String)>,
     /// Headers (lower-case) to remove: credentials and client-sent identity headers.
     pub remove_headers: Vec<String>,
+    /// The signed-in user's id (for the access log); empty for anonymous access.
+    pub user: String,
 }
 
 /// A denied request's response.
@@ -175,6 +177,7 @@ impl fmt::Debug for Allow {
         f.debug_struct("Allow")
             .field("set_headers", &HeaderNames(&self.set_headers))
             .field("remove_headers", &self.remove_headers)
+            .field("user", &self.user)
             .finish()
     }
 }
@@ -214,6 +217,7 @@ mod tests {
         let allow = Allow {
             set_headers: vec![("x-portcullis-jwt-assertion".into(), "eyJsecret".into())],
             remove_headers: vec![],
+            user: String::new(),
         };
         let text = format!("{request:?} {allow:?}");
         assert!(

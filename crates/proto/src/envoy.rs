@@ -36,6 +36,8 @@ use crate::authorize::{Allow, AuthorizeDecision, AuthorizeRequest, Deny, ROUTE_I
 
 /// `dynamic_metadata` key carrying a denial's reasons (comma-separated).
 const REASONS_KEY: &str = "reasons";
+/// `dynamic_metadata` key carrying an allowed request's user id (for the access log).
+const USER_KEY: &str = "user";
 
 /// gRPC status codes used in `CheckResponse.status`.
 mod code {
@@ -163,7 +165,14 @@ pub fn check_response(decision: &AuthorizeDecision) -> CheckResponse {
                 code: code::OK,
                 ..Status::default()
             }),
-            dynamic_metadata: None,
+            dynamic_metadata: (!allow.user.is_empty()).then(|| Struct {
+                fields: HashMap::from([(
+                    USER_KEY.to_owned(),
+                    Value {
+                        kind: Some(Kind::StringValue(allow.user.clone())),
+                    },
+                )]),
+            }),
             http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
                 headers: allow.set_headers.iter().map(overwrite).collect(),
                 headers_to_remove: allow.remove_headers.clone(),
@@ -199,19 +208,25 @@ pub fn check_response(decision: &AuthorizeDecision) -> CheckResponse {
 /// but an `OK` status is a denial, `403` unless the response says otherwise, as in Envoy.
 pub fn authorize_decision(response: CheckResponse) -> AuthorizeDecision {
     let ok = response.status.as_ref().is_none_or(|s| s.code == code::OK);
-    let reasons = response
-        .dynamic_metadata
-        .as_ref()
-        .and_then(|m| m.fields.get(REASONS_KEY))
-        .and_then(|v| match &v.kind {
-            Some(Kind::StringValue(s)) => Some(s.split(',').map(str::to_owned).collect()),
-            _ => None,
-        })
+    let metadata = |key: &str| {
+        response
+            .dynamic_metadata
+            .as_ref()
+            .and_then(|m| m.fields.get(key))
+            .and_then(|v| match &v.kind {
+                Some(Kind::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let reasons = metadata(REASONS_KEY)
+        .map(|s| s.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
+    let user = metadata(USER_KEY).unwrap_or_default();
     match response.http_response {
         Some(HttpResponse::OkResponse(ok_response)) if ok => AuthorizeDecision::Allow(Allow {
             set_headers: ok_response.headers.into_iter().filter_map(pair).collect(),
             remove_headers: ok_response.headers_to_remove,
+            user,
         }),
         None if ok => AuthorizeDecision::Allow(Allow::default()),
         Some(HttpResponse::DeniedResponse(d) | HttpResponse::ErrorResponse(d)) => {
@@ -379,6 +394,7 @@ mod tests {
         let allow = AuthorizeDecision::Allow(Allow {
             set_headers: vec![("x-portcullis-jwt-assertion".into(), "t".into())],
             remove_headers: vec!["x-portcullis-authorization".into()],
+            user: "user-1".into(),
         });
         let response = check_response(&allow);
         assert_eq!(response.status.as_ref().unwrap().code, 0);

@@ -27,6 +27,8 @@ mod session;
 mod sign_out;
 mod user_page;
 
+/// The component status (JSON), on every host.
+pub(crate) const STATUS_PATH: &str = "/.portcullis/status";
 /// The forward-auth endpoint.
 pub(crate) const VERIFY_PATH: &str = "/.portcullis/verify";
 /// The JWKS of the identity JWT signing key.
@@ -58,6 +60,7 @@ pub(crate) async fn host_wide(
     let response = match target.path.as_str() {
         "/ping" | "/healthz" => text("OK\n"),
         "/readyz" => readyz(proxy, &request),
+        STATUS_PATH => status(proxy),
         JWKS_PATH => {
             let mut response = Response::new(body::full(proxy.jwks.clone()));
             response.headers_mut().insert(
@@ -123,14 +126,14 @@ pub(crate) async fn on_route_host(
 /// `200` with a plain-text body.
 /// `/readyz`: `200 ready`, or `503` naming what is not ready (JSON for `Accept: …json`).
 fn readyz(proxy: &Proxy, request: &Request<Incoming>) -> Response<ProxyBody> {
-    let report = proxy.readiness.report(*proxy.closing.borrow());
+    let report = report(proxy);
     let json = request
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     let (body, content_type) = if json {
-        (report.json(), "application/json")
+        (report.to_json().to_string(), "application/json")
     } else {
         (report.text(), "text/plain; charset=utf-8")
     };
@@ -141,6 +144,32 @@ fn readyz(proxy: &Proxy, request: &Request<Incoming>) -> Response<ProxyBody> {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The process's readiness, draining once the proxy's shutdown has begun.
+fn report(proxy: &Proxy) -> portcullis_telemetry::HealthReport {
+    let mut report = proxy.health.report();
+    if *proxy.closing.borrow() {
+        report.draining = true;
+        report.ready = false;
+    }
+    report
+}
+
+/// `/.portcullis/status`: every component and its state, as JSON (`200` even when not
+/// ready: it describes, `/readyz` decides). Names and booleans only, nothing secret.
+fn status(proxy: &Proxy) -> Response<ProxyBody> {
+    let mut body = report(proxy).to_json();
+    body["version"] = env!("CARGO_PKG_VERSION").into();
+    let mut response = Response::new(body::full(body.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

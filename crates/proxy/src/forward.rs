@@ -97,7 +97,10 @@ pub(crate) async fn forward(
 
         let sent = within(deadline, upstream.client.request(outgoing)).await;
         match sent {
-            None => return Err(Failure::UpstreamTimeout),
+            None => {
+                route.metrics.upstream_timeout();
+                return Err(Failure::UpstreamTimeout);
+            }
             Some(Ok(response)) => {
                 upstream.mark_up();
                 return respond(proxy, route, response, deadline, client_upgrade, decided);
@@ -110,14 +113,43 @@ pub(crate) async fn forward(
                     "upstream connect failed"
                 );
                 upstream.mark_down();
+                route.metrics.upstream_connect_error();
                 last_error = Some(error.into());
             }
-            Some(Err(error)) => return Err(Failure::Upstream(error.into())),
+            // The client's own body broke off mid-way (a bad chunk, say): its fault, not the
+            // upstream's.
+            Some(Err(error)) if client_body_failed(&error) => {
+                tracing::debug!(
+                    request_id = %context.log.request_id,
+                    error = %crate::rescue::ErrorChain(&error),
+                    "the request body could not be read"
+                );
+                return Err(Failure::BadRequest("the request body could not be read"));
+            }
+            Some(Err(error)) => {
+                route.metrics.upstream_protocol_error();
+                return Err(Failure::Upstream(error.into()));
+            }
         }
     }
     Err(Failure::UpstreamConnect(last_error.unwrap_or_else(|| {
         "the route has no upstream to try".into()
     })))
+}
+
+/// True when sending failed because the request body (the client's) yielded an error:
+/// hyper reports that as a "user" error whose cause is the body's.
+fn client_body_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_user() && std::error::Error::source(h).is_some())
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The upstream's response, ready for the client.

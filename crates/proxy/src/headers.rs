@@ -4,9 +4,11 @@
 //! lists), except the `Upgrade` pair of an allowed upgrade; the client's credentials and
 //! identity claims go **always**, whatever authorize said — every `X-Portcullis-*` header,
 //! the session cookie (other cookies stay), `Authorization: Bearer Portcullis-…`, and the
-//! `jwt_claims_headers` names; then authorize's [`Allow`] changes, the route's
-//! `remove_request_headers` / `set_request_headers`, `Host`, `X-Forwarded-For` (the client
-//! address appended), `X-Forwarded-Proto`, `X-Forwarded-Host` and our `X-Request-Id`.
+//! `jwt_claims_headers` names — and so do its forwarding claims (every `X-Forwarded-*`,
+//! `Forwarded`, `X-Real-Ip`, `X-Original-Url`/`-Uri`, `X-Rewrite-Url`); then authorize's
+//! [`Allow`] changes, the route's `remove_request_headers` / `set_request_headers`, `Host`,
+//! `X-Forwarded-For` (the client's address alone), `X-Forwarded-Proto`, `X-Forwarded-Host`
+//! and our `X-Request-Id`.
 //!
 //! Responses: hop-by-hop headers go, then global and route `set_response_headers` (the
 //! route wins for the same name).
@@ -25,6 +27,18 @@ pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Forwarding claims only portcullis may make: it is the edge, so no client's word about
+/// earlier hops is believed. With every `X-Forwarded-*` name they are stripped from requests;
+/// `X-Forwarded-For`, `-Proto` and `-Host` are then set afresh (SECURITY.md).
+const CLIENT_FORWARDING: [&str; 5] = [
+    "forwarded",
+    "x-real-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+];
+const FORWARDED_PREFIX: &str = "x-forwarded-";
 
 /// Hop-by-hop headers (beyond those named in `Connection`).
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -60,12 +74,16 @@ pub(crate) struct Forwarded<'a> {
 // === impl Credentials ===
 
 impl Credentials {
-    /// Removes every credential and identity header the client sent.
+    /// Removes every credential, identity and forwarding header the client sent.
     pub(crate) fn strip(&self, headers: &mut HeaderMap) {
         let identity: Vec<HeaderName> = headers
             .keys()
             .filter(|name| {
-                name.as_str().starts_with(IDENTITY_PREFIX) || self.claim_headers.contains(name)
+                let name_str = name.as_str();
+                name_str.starts_with(IDENTITY_PREFIX)
+                    || name_str.starts_with(FORWARDED_PREFIX)
+                    || CLIENT_FORWARDING.contains(&name_str)
+                    || self.claim_headers.contains(name)
             })
             .cloned()
             .collect();
@@ -193,19 +211,10 @@ pub(crate) fn apply_allow(headers: &mut HeaderMap, allow: &Allow) {
     }
 }
 
-/// Sets `X-Forwarded-For` (client appended), `-Proto`, `-Host`.
+/// Sets `X-Forwarded-For` (the client's address alone: what earlier hops a client claims is
+/// not believed), `-Proto`, `-Host`.
 pub(crate) fn set_forwarded(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
-    let client = forwarded.client.to_string();
-    let xff = match headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-    {
-        prior if prior.is_empty() => client,
-        prior => format!("{}, {client}", prior.join(", ")),
-    };
-    if let Ok(value) = HeaderValue::from_str(&xff) {
+    if let Ok(value) = HeaderValue::from_str(&forwarded.client.to_string()) {
         headers.insert(X_FORWARDED_FOR, value);
     }
     if let Ok(value) = HeaderValue::from_str(forwarded.proto) {
@@ -262,6 +271,12 @@ mod tests {
             ("cookie", "a=1; _portcullis=secret; b=2"),
             ("cookie", "_portcullis=again"),
             ("x-other", "kept"),
+            ("x-forwarded-for", "10.9.9.9"),
+            ("X-Forwarded-Prefix", "/admin"),
+            ("forwarded", "for=10.9.9.9"),
+            ("x-real-ip", "10.9.9.9"),
+            ("x-original-url", "/admin"),
+            ("x-rewrite-url", "/admin"),
         ]);
         credentials().strip(&mut h);
         assert_eq!(names(&h), ["cookie", "x-other"]);
@@ -321,6 +336,7 @@ mod tests {
                     ("bad header".into(), "x".into()),
                 ],
                 remove_headers: vec!["x-drop".into()],
+                user: String::new(),
             },
         );
         set_forwarded(
@@ -333,7 +349,10 @@ mod tests {
         );
         assert_eq!(h["x-portcullis-jwt-assertion"], "jwt");
         assert!(!h.contains_key("x-drop") && !h.contains_key("cookie"));
-        assert_eq!(h["x-forwarded-for"], "198.51.100.1, 203.0.113.7");
+        assert_eq!(
+            h["x-forwarded-for"], "203.0.113.7",
+            "a client's claim is replaced"
+        );
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "app.example.com");
     }

@@ -3,7 +3,8 @@
 //! ```text
 //! accept (TCP/TLS, SNI, ALPN h2 | http/1.1)            server.rs, server/tls.rs
 //!  → parse target: Host, normalized path, query       target.rs, normalize.rs
-//!  → authenticate host? (all-in-one) → its service     proxy.rs
+//!  → authenticate host? → its service (all-in-one) or  proxy.rs
+//!    its replicas (split)                              authenticate_forward.rs
 //!  → /ping, /healthz, jwks, /.portcullis/verify         endpoints.rs, forward_auth.rs
 //!  → match route (host index, then path rules)          routes.rs        none → 404
 //!  → /.portcullis/* on a route host                     endpoints/*.rs
@@ -27,16 +28,18 @@
 //! [`Storage`](portcullis_databroker::Storage) for the sign-out and user-page endpoints.
 
 mod access_log;
+mod authenticate_forward;
 mod body;
 mod endpoints;
 mod error;
 mod forward;
 mod forward_auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod normalize;
 mod pipeline;
 mod proxy;
-mod readiness;
 mod request_id;
 mod rescue;
 mod rewrite;
@@ -51,10 +54,11 @@ mod upstream;
 
 use std::convert::Infallible;
 
+pub use authenticate_forward::{HOP as AUTHENTICATE_HOP, forward_authenticate};
 pub use error::ProxyError;
+pub use portcullis_telemetry::ReadyCheck;
 pub use proxy::Proxy;
-pub use readiness::ReadyCheck;
-pub use server::tls::server_tls;
+pub use server::tls::{grpc_server_tls, server_tls};
 pub use server::{ClientInfo, serve_http_redirect, serve_service};
 
 /// The error type of proxy bodies.

@@ -40,6 +40,8 @@ pub(crate) struct Context {
     pub(crate) log: AccessLog,
     /// The matched route (its response headers win over the global ones).
     pub(crate) route: Option<Arc<CompiledRoute>>,
+    /// How the client wants portcullis' own error pages.
+    pub(crate) format: crate::rescue::Format,
 }
 
 /// Runs the pipeline for a request whose target parsed.
@@ -53,7 +55,7 @@ pub(crate) async fn run(
 ) -> Response<ProxyBody> {
     match steps(proxy, snapshot, request, &target, info, context).await {
         Ok(response) => response,
-        Err(failure) => failure.respond(&context.log.request_id),
+        Err(failure) => failure.respond(&context.log.request_id, context.format),
     }
 }
 
@@ -91,10 +93,11 @@ async fn steps(
         request.headers(),
         info,
     );
-    let allow = match authorize(proxy, &check).await {
+    let mut allow = match authorize(proxy, &check).await {
         Step::Respond(response) => return Ok(response),
         Step::Continue(allow) => allow,
     };
+    context.log.user = std::mem::take(&mut allow.user);
     forward::forward(
         proxy,
         snapshot,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use portcullis_config::Config;
 use portcullis_databroker::Storage;
@@ -17,15 +17,16 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
 use crate::access_log::AccessLog;
+use crate::headers::REQUEST_ID;
 use crate::pipeline::Context;
-use crate::readiness::{Readiness, ReadyCheck};
-use crate::rescue::{Failure, MAX_HEAD};
+use crate::rescue::{Failure, Format, MAX_HEAD};
 use crate::server::tls::{ListenerTls, listener_tls};
 use crate::server::{ClientInfo, ServeOptions, serve_with};
 use crate::snapshot::Snapshot;
 use crate::target::Target;
 use crate::upstream::SharedClients;
 use crate::{HostService, ProxyBody, ProxyError, pipeline, request_id};
+use portcullis_telemetry::{Health, ReadyCheck};
 
 /// The proxy role: routes, authorizes and forwards requests (design §3).
 ///
@@ -41,8 +42,9 @@ pub struct Proxy {
     tls: Option<ListenerTls>,
     /// Set when [`Proxy::serve`]'s shutdown begins: upgraded connections close.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
-    /// What `/readyz` waits for.
-    pub(crate) readiness: Readiness,
+    /// What `/readyz` and `/.portcullis/status` report (shared with the process's other
+    /// listeners).
+    pub(crate) health: Health,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -81,14 +83,21 @@ impl Proxy {
             authenticate: None,
             tls: listener_tls(config)?,
             closing: tokio::sync::watch::Sender::new(false),
-            readiness: Readiness::default(),
+            health: Health::default(),
         })
     }
 
     /// Makes `/readyz` answer `503` while `check` says no (`name` says what is waiting, e.g.
     /// `databroker sync`). `/readyz` also fails once shutdown has begun.
     pub fn add_ready_check(&self, name: impl Into<String>, check: ReadyCheck) {
-        self.readiness.add(name.into(), check);
+        self.health.add(name, check);
+    }
+
+    /// Reports `health` (the process's, shared with its other listeners) at `/readyz` and
+    /// `/.portcullis/status`, instead of a readiness of the proxy's own.
+    pub fn with_health(mut self, health: Health) -> Proxy {
+        self.health = health;
+        self
     }
 
     /// Sends requests whose host is `authenticate_service_url`'s to `service` (all-in-one
@@ -161,23 +170,25 @@ impl Proxy {
         let mut context = Context {
             log: AccessLog {
                 started: Instant::now(),
-                request_id: request_id::next(),
+                request_id: request_id::of(request.headers()),
                 method: request.method().to_string(),
                 host: String::new(),
                 path: request.uri().path().to_owned(),
                 route: None,
                 upstream: None,
+                user: String::new(),
             },
             route: None,
+            format: Format::of(request.headers()),
         };
         let mut response = match Target::of(&request) {
             _ if head_size(&request) > MAX_HEAD => {
-                Failure::HeadTooLarge.respond(&context.log.request_id)
+                Failure::HeadTooLarge.respond(&context.log.request_id, context.format)
             }
             Err(error) => {
                 tracing::debug!(%error, "unusable request target");
                 Failure::BadRequest("the request's host or path is invalid")
-                    .respond(&context.log.request_id)
+                    .respond(&context.log.request_id, context.format)
             }
             Ok(target) => {
                 context.log.host.clone_from(&target.authority);
@@ -200,7 +211,14 @@ impl Proxy {
                 response.headers_mut().insert(name.clone(), value.clone());
             }
         }
-        context.log.write(response.status().as_u16());
+        if let Ok(id) = HeaderValue::from_str(&context.log.request_id) {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        let bytes = http_body::Body::size_hint(response.body()).exact();
+        let route_metrics = context.route.as_ref().map(|r| &r.metrics);
+        context
+            .log
+            .write(response.status().as_u16(), bytes, route_metrics);
         response
     }
 }

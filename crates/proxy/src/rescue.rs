@@ -14,7 +14,8 @@
 //! | [`Failure::Unavailable`] | 503 | internal (a dependency) |
 //! | [`Failure::Internal`] | 500 | internal |
 
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use portcullis_proto::html::{ErrorPage, SECURITY_HEADERS};
 
 use crate::{BoxError, ProxyBody, body};
 
@@ -98,31 +99,78 @@ impl Failure {
         }
     }
 
-    /// The response for this failure of request `request_id`, with the cause logged.
-    pub(crate) fn respond(&self, request_id: &str) -> Response<ProxyBody> {
+    /// The response for this failure of request `request_id`, with the cause logged: a
+    /// small page in the `format` the client asked for.
+    pub(crate) fn respond(&self, request_id: &str, format: Format) -> Response<ProxyBody> {
         let status = self.status();
         match status.as_u16() {
             500..=599 => tracing::warn!(request_id, error = %ErrorChain(self), "request failed"),
             _ => tracing::debug!(request_id, error = %self, "request refused"),
         }
-        let text = format!(
-            "{} {}: {}\nrequest id: {request_id}\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            self.public_message()
-        );
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("error"),
+            message: self.public_message(),
+            request_id,
+            reasons: None,
+        };
+        let (text, content_type) = match format {
+            Format::Html => (page.html(), "text/html; charset=utf-8"),
+            Format::Json => (page.json(), "application/json"),
+            Format::Text => (
+                format!(
+                    "{} {}: {}\nrequest id: {request_id}\n",
+                    status.as_u16(),
+                    page.title,
+                    page.message
+                ),
+                "text/plain; charset=utf-8",
+            ),
+        };
         let mut response = Response::new(body::full(text));
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in SECURITY_HEADERS {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
         if status == StatusCode::METHOD_NOT_ALLOWED {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
         }
         response
+    }
+}
+
+/// How a client wants portcullis' own error pages: JSON when it accepts
+/// `application/json`, HTML when it accepts `text/html` (browsers), else plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Html,
+    Json,
+    Text,
+}
+
+impl Format {
+    /// The format `headers`' `Accept` asks for.
+    pub(crate) fn of(headers: &HeaderMap) -> Format {
+        let accept = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let mut format = Format::Text;
+        for value in accept {
+            for media in value.split(',') {
+                let media = media.split(';').next().unwrap_or_default().trim();
+                if media.eq_ignore_ascii_case("application/json") {
+                    return Format::Json;
+                }
+                if media.eq_ignore_ascii_case("text/html") {
+                    format = Format::Html;
+                }
+            }
+        }
+        format
     }
 }
 
@@ -146,10 +194,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_format_follows_accept() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(Format::of(&headers), Format::Text);
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,*/*;q=0.8"),
+        );
+        assert_eq!(Format::of(&headers), Format::Html);
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert_eq!(Format::of(&headers), Format::Json);
+    }
+
+    #[test]
     fn clients_learn_the_status_not_the_cause() {
         let failure = Failure::UpstreamConnect("connect to 10.0.0.7:8080: refused".into());
-        let response = failure.respond("req-1");
+        let response = failure.respond("req-1", Format::Text);
         assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let text = ErrorChain(&failure).to_string();
         assert!(text.contains("10.0.0.7"), "the log keeps the cause");
         assert_eq!(

@@ -25,6 +25,8 @@ pub(crate) struct CompiledRoute {
     pub(crate) set_request_headers: Vec<(HeaderName, HeaderValue)>,
     /// `set_response_headers`, parsed.
     pub(crate) set_response_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The route's request metrics, labeled with its id.
+    pub(crate) metrics: portcullis_telemetry::RouteMetrics,
 }
 
 /// Every route, indexed by host.
@@ -62,6 +64,7 @@ impl CompiledRoute {
                 .collect(),
             set_request_headers: pairs(&route.set_request_headers)?,
             set_response_headers: pairs(&route.set_response_headers)?,
+            metrics: portcullis_telemetry::RouteMetrics::new(&route.id),
             route: route.clone(),
         })
     }

@@ -17,6 +17,7 @@ use tower::ServiceExt as _;
 
 use crate::{HostService, ProxyBody, ProxyError, body};
 
+mod framing;
 pub(crate) mod tls;
 
 /// How long a TLS handshake may take.
@@ -154,6 +155,22 @@ pub(crate) async fn serve_with(
     Ok(())
 }
 
+/// `Strict-Transport-Security` on every answer sent over TLS — portcullis' own pages and
+/// upstream responses — unless the response already has one (a route's
+/// `set_response_headers`, or the upstream's own). A year, subdomains included, no `preload`
+/// (a commitment only the site owner can make): what Pomerium and oauth2-proxy send, less
+/// `preload`.
+pub(crate) const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+fn add_hsts(headers: &mut http::HeaderMap) {
+    if !headers.contains_key(header::STRICT_TRANSPORT_SECURITY) {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static(HSTS),
+        );
+    }
+}
+
 /// One accepted connection.
 struct Connection {
     builder: auto::Builder<TokioExecutor>,
@@ -207,8 +224,20 @@ impl Connection {
     {
         let service = self.service;
         let hyper_service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            let refused = framing::check(&request);
+            let tls = info.tls;
             request.extensions_mut().insert(info.clone());
-            service.clone().oneshot(request)
+            let service = service.clone();
+            async move {
+                let mut response = match refused {
+                    Some(reason) => framing::refuse(reason),
+                    None => service.oneshot(request).await?,
+                };
+                if tls {
+                    add_hsts(response.headers_mut());
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let connection = self
             .builder
@@ -223,6 +252,17 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hsts_is_added_unless_already_set() {
+        let mut headers = http::HeaderMap::new();
+        add_hsts(&mut headers);
+        assert_eq!(headers["strict-transport-security"], HSTS);
+        let mut headers = http::HeaderMap::new();
+        headers.insert("strict-transport-security", "max-age=0".parse().unwrap());
+        add_hsts(&mut headers);
+        assert_eq!(headers["strict-transport-security"], "max-age=0");
+    }
 
     #[test]
     fn redirects_keep_host_path_and_query() {

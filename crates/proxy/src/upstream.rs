@@ -13,9 +13,10 @@ use crate::ProxyError;
 
 mod client;
 mod connector;
+mod counted;
 pub(crate) mod tls;
 
-pub(crate) use client::{SharedClients, UpstreamClient};
+pub(crate) use client::{SharedClients, UpstreamClient, https_for};
 
 /// How long an upstream whose connect failed is passed over (unless all are).
 const DOWN_FOR: Duration = Duration::from_secs(5);

@@ -30,6 +30,10 @@ pub struct Replica {
     addr: SocketAddr,
     counts: Arc<Counts>,
     runtime: Option<tokio::runtime::Runtime>,
+    /// Begins graceful shutdown.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Set when the server has returned.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +74,14 @@ impl Authorization for Service {
 impl Replica {
     /// Serves `Check` on `listener` (already bound) until killed or dropped.
     pub fn start(listener: std::net::TcpListener) -> Replica {
+        Replica::start_with(listener, None)
+    }
+
+    /// [`Replica::start`], speaking TLS with `tls` when given.
+    pub fn start_with(
+        listener: std::net::TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Replica {
         let addr = listener.local_addr().unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -89,17 +101,38 @@ impl Replica {
             AuthorizationServer::new(service),
             ServerAuth::new(&secret()),
         ));
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::clone(&stopped);
         runtime.spawn(async move {
-            let never = std::future::pending::<()>();
-            if let Err(error) = portcullis_grpc::serve(routes, listener, never).await {
+            let shutdown = async move {
+                let _ = stopping.await;
+            };
+            if let Err(error) = portcullis_grpc::serve_with(routes, listener, tls, shutdown).await {
                 eprintln!("replica {addr} failed: {error}");
             }
+            done.store(true, Ordering::SeqCst);
         });
         Replica {
             addr,
             counts,
             runtime: Some(runtime),
+            stop: Some(stop),
+            stopped,
         }
+    }
+
+    /// Begins graceful shutdown, as SIGTERM does: health turns `NOT_SERVING`, then the
+    /// listener closes and calls in flight finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server has finished shutting down.
+    pub fn has_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -70,7 +70,13 @@ pub(super) async fn post(
     form: Result<Form<SignOutForm>, FormRejection>,
 ) -> Result<Response, Failure> {
     let now = SystemTime::now();
-    let Form(form) = form.map_err(|_| Failure::BadParameter("csrf"))?;
+    let Form(form) = form.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::TooLarge
+        } else {
+            Failure::BadParameter("csrf")
+        }
+    })?;
     let bound = auth
         .sign_out_form
         .open_at(&form.csrf, now)

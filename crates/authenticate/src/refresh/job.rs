@@ -31,6 +31,7 @@ pub(super) async fn refresh(auth: &Authenticate, id: &str) -> Outcome {
     match attempt(auth, id).await {
         Ok(outcome) => outcome,
         Err(error) => {
+            portcullis_telemetry::metrics().session_refresh("failure");
             tracing::warn!(session = %short(id), %error, "session refresh failed; will retry");
             Outcome::Retry
         }
@@ -83,6 +84,7 @@ async fn attempt(auth: &Authenticate, id: &str) -> Result<Outcome, String> {
             records::delete_session(storage, id)
                 .await
                 .map_err(|e| error_chain(&e))?;
+            portcullis_telemetry::metrics().session_refresh("revoked");
             tracing::info!(session = %short(id), user = %session.user_id, %code, "refresh refused for good; session deleted");
             return Ok(Outcome::Done);
         }
@@ -104,6 +106,7 @@ async fn attempt(auth: &Authenticate, id: &str) -> Result<Outcome, String> {
     records::write(storage, &session, &user)
         .await
         .map_err(|e| error_chain(&e))?;
+    portcullis_telemetry::metrics().session_refresh("success");
     tracing::info!(session = %short(id), user = %user_id, "session refreshed");
     Ok(Outcome::Done)
 }

@@ -248,6 +248,37 @@ pub(super) fn certificates(raw: &RawConfig, p: &mut Collector) -> Vec<Certificat
     out
 }
 
+/// `certificate_authority` (PEM or base64 PEM) or `certificate_authority_file` (a path).
+pub(super) fn certificate_authority(raw: &RawConfig, p: &mut Collector) -> Option<Vec<u8>> {
+    let (key, pem, origin) = match (&raw.certificate_authority, &raw.certificate_authority_file) {
+        (Some(a), Some(_)) => {
+            p.add(
+                "certificate_authority",
+                Some(&a.origin),
+                "set only one of `certificate_authority` and `certificate_authority_file`",
+            );
+            return None;
+        }
+        (Some(a), None) => ("certificate_authority", pem_text(&a.value), &a.origin),
+        (None, Some(f)) => match std::fs::read(&f.value) {
+            Ok(bytes) => ("certificate_authority_file", bytes, &f.origin),
+            Err(e) => {
+                p.add(
+                    "certificate_authority_file",
+                    Some(&f.origin),
+                    format!("cannot read {:?}: {e}", f.value),
+                );
+                return None;
+            }
+        },
+        (None, None) => return None,
+    };
+    check_certificates(&pem)
+        .map(|_| pem)
+        .map_err(|m| p.add(key, Some(origin), m))
+        .ok()
+}
+
 pub(super) fn claims_headers(raw: &RawConfig, p: &mut Collector) -> BTreeMap<String, String> {
     let Some(s) = &raw.jwt_claims_headers else {
         return BTreeMap::new();
@@ -274,4 +305,27 @@ fn title_case(claim: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// `metrics_basic_auth` (or `_file`): base64 of `user:pass`, as Pomerium takes it.
+pub(super) fn metrics_basic_auth(raw: &RawConfig, p: &mut Collector) -> Option<Secret<Vec<u8>>> {
+    use base64::Engine as _;
+    const KEY: &str = "metrics_basic_auth";
+    let s = secret_text(
+        &raw.metrics_basic_auth,
+        &raw.metrics_basic_auth_file,
+        KEY,
+        p,
+    )?;
+    match base64::engine::general_purpose::STANDARD.decode(s.value.trim()) {
+        Ok(pair) if pair.contains(&b':') => Some(Secret::new(pair)),
+        _ => {
+            p.add(
+                KEY,
+                Some(&s.origin),
+                "must be base64 of `user:password` (e.g. `echo -n user:pass | base64`)",
+            );
+            None
+        }
+    }
 }

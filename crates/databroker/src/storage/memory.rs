@@ -5,12 +5,14 @@
 //! guards the state; versions are assigned under it, so the change log is in
 //! version order by construction. The change log keeps the last
 //! [`CHANGE_LOG_CAPACITY`] changes; a subscriber further behind is `Aborted`.
+//! A live record and its change-log entry are one shared allocation, and the
+//! records are keyed by their own id, so a record's bytes are held once.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use tokio::sync::watch;
 
 use super::sync::{ChangeSource, change_stream};
@@ -18,7 +20,7 @@ use super::{RecordStream, Snapshot, Storage, random_u63, validate_writes};
 use crate::StorageError;
 use crate::index::{index_fields, patch};
 use crate::record::{
-    LeaseId, Query, QueryPage, Record, RecordWrite, TypeOptions, Versions, dedupe,
+    Keyed, LeaseId, Query, QueryPage, Record, RecordWrite, TypeOptions, Versions, dedupe,
 };
 
 /// Changes kept for subscribers that fall behind.
@@ -42,8 +44,8 @@ struct Inner {
 #[derive(Debug, Default)]
 struct State {
     version: u64,
-    records: BTreeMap<String, HashMap<String, Record>>,
-    changes: VecDeque<Record>,
+    records: BTreeMap<String, HashSet<Keyed>>,
+    changes: VecDeque<Arc<Record>>,
     /// Changes up to this version may have been dropped.
     floor: u64,
     options: HashMap<String, TypeOptions>,
@@ -89,7 +91,7 @@ async fn cleanup(inner: Weak<Inner>) {
                     .records
                     .get(&kind)
                     .into_iter()
-                    .flat_map(|m| m.values())
+                    .flat_map(|m| m.iter())
                     .filter(move |r| r.modified_at < cutoff)
                     .map(|r| (r.kind.clone(), r.id.clone()))
                     .collect::<Vec<_>>()
@@ -147,7 +149,7 @@ impl ChangeSource for Inner {
             .range(start..)
             .filter(|c| kind.is_none_or(|k| c.kind == k))
             .take(limit)
-            .cloned()
+            .map(|c| Record::clone(c))
             .collect())
     }
 
@@ -163,30 +165,30 @@ impl State {
     /// appends to the change log.
     fn write(&mut self, w: RecordWrite, now: SystemTime) -> Record {
         self.version += 1;
-        let record = Record {
+        let record = Arc::new(Record {
             kind: w.kind,
             id: w.id,
             version: self.version,
             data: w.data,
             modified_at: now,
             deleted_at: w.delete.then_some(now),
-        };
+        });
         let by_id = self.records.entry(record.kind.clone()).or_default();
         if w.delete {
-            by_id.remove(&record.id);
+            by_id.remove(record.id.as_str());
             if by_id.is_empty() {
                 self.records.remove(&record.kind);
             }
         } else {
-            by_id.insert(record.id.clone(), record.clone());
+            by_id.replace(Keyed(Arc::clone(&record)));
         }
-        self.changes.push_back(record.clone());
+        self.changes.push_back(Arc::clone(&record));
         while self.changes.len() > CHANGE_LOG_CAPACITY {
             if let Some(dropped) = self.changes.pop_front() {
                 self.floor = dropped.version;
             }
         }
-        record
+        Record::clone(&record)
     }
 
     /// Deletes the oldest records of `kind` beyond its capacity.
@@ -202,7 +204,7 @@ impl State {
             return;
         }
         let mut oldest: Vec<(u64, String)> =
-            by_id.values().map(|r| (r.version, r.id.clone())).collect();
+            by_id.iter().map(|r| (r.version, r.id.clone())).collect();
         oldest.sort_unstable();
         for (_, id) in oldest.into_iter().take(excess) {
             self.write(RecordWrite::delete(kind, id), now);
@@ -229,7 +231,11 @@ fn matches(record: &Record, query: &Query) -> bool {
 impl Storage for Memory {
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Record>, StorageError> {
         let state = self.inner.lock();
-        Ok(state.records.get(kind).and_then(|m| m.get(id)).cloned())
+        Ok(state
+            .records
+            .get(kind)
+            .and_then(|m| m.get(id))
+            .map(|r| Record::clone(r)))
     }
 
     async fn put(&self, writes: Vec<RecordWrite>) -> Result<Vec<Record>, StorageError> {
@@ -264,7 +270,7 @@ impl Storage for Memory {
                 let old = state
                     .records
                     .get(&w.kind)
-                    .and_then(|m| m.get(&w.id))
+                    .and_then(|m| m.get(w.id.as_str()))
                     .ok_or_else(|| StorageError::NotFound {
                         kind: w.kind.clone(),
                         id: w.id.clone(),
@@ -285,7 +291,7 @@ impl Storage for Memory {
             .records
             .get(&query.kind)
             .into_iter()
-            .flat_map(|m| m.values())
+            .flat_map(|m| m.iter().map(|r| &**r))
             .filter(|r| matches(r, &query))
             .collect();
         found.sort_unstable_by_key(|r| r.version);
@@ -374,15 +380,17 @@ impl Storage for Memory {
 
     async fn sync_latest(&self, kind: Option<&str>) -> Result<Snapshot, StorageError> {
         let state = self.inner.lock();
-        let records: Vec<Result<Record, StorageError>> = state
+        // Shared references only: each record is copied as the stream is read, so a snapshot
+        // never holds a second copy of the whole store.
+        let records: Vec<Arc<Record>> = state
             .records
             .iter()
             .filter(|(k, _)| kind.is_none_or(|want| want == k.as_str()))
-            .flat_map(|(_, m)| m.values().cloned().map(Ok))
+            .flat_map(|(_, m)| m.iter().map(|r| Arc::clone(&r.0)))
             .collect();
         Ok(Snapshot {
             versions: self.inner.versions(&state),
-            records: Box::pin(stream::iter(records)),
+            records: Box::pin(stream::iter(records).map(|r| Ok(Record::clone(&r)))),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The public HTTP side: the proxy (with the authenticate host served in process when both
-//! roles run here) or, for `services: authenticate` alone, the authenticate host on its own
-//! listener.
+//! roles run here, else forwarded to the authenticate replicas) or, for
+//! `services: authenticate` alone, the authenticate host on its own listener.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 use portcullis_authenticate::Authenticate;
 use portcullis_config::Config;
 use portcullis_databroker::Storage;
-use portcullis_grpc::{AuthorizeClient, DnsOptions, SharedSecret};
+use portcullis_grpc::{AuthorizeClient, DnsOptions, PeerOptions, SharedSecret};
 use portcullis_proto::Authorizer;
 use portcullis_proxy::{HostService, Proxy};
 use tokio::net::TcpListener;
@@ -31,6 +31,8 @@ pub(super) struct HttpRoles<'a> {
     /// The in-process authorize engine, when this process runs authorize.
     pub(super) engine: Option<Arc<portcullis_authorize::Engine>>,
     pub(super) stop: watch::Receiver<bool>,
+    /// The process's readiness, reported at `/readyz`.
+    pub(super) health: portcullis_telemetry::Health,
 }
 
 /// Starts the proxy and/or authenticate roles; returns them for configuration reloads.
@@ -45,6 +47,7 @@ pub(super) async fn start(
         databroker,
         engine,
         stop,
+        health,
     } = roles;
     let s = config.services;
     let authenticate = if s.authenticate {
@@ -63,12 +66,6 @@ pub(super) async fn start(
     };
     let mut running_proxy = None;
     if s.proxy {
-        // Ready once the authorize replica has its first databroker snapshot.
-        let synced = engine.as_ref().map(|engine| {
-            let engine = Arc::clone(engine);
-            Arc::new(move || engine.replica().progress().server_version != 0)
-                as portcullis_proxy::ReadyCheck
-        });
         // The identity JWT's public keys: the in-process engine already holds the key.
         let jwks = match &engine {
             Some(engine) => serde_json::to_string(&engine.signing_key().jwks())?,
@@ -77,15 +74,12 @@ pub(super) async fn start(
         let authorizer: Arc<dyn Authorizer> = match engine {
             Some(engine) => engine,
             None => {
-                let url = config
-                    .authorize_service_urls
-                    .first()
-                    .context("authorize_service_url is required")?;
+                let options = PeerOptions::from_config(config)?;
                 Arc::new(
-                    AuthorizeClient::connect_with(
-                        url.as_str(),
+                    AuthorizeClient::connect_peers(
+                        &config.authorize_service_urls,
                         secret,
-                        &DnsOptions::from_config(config),
+                        &options,
                     )
                     .context("cannot reach the authorize role")?,
                 )
@@ -93,12 +87,15 @@ pub(super) async fn start(
         };
         let mut proxy = Proxy::new(config, authorizer, databroker, jwks)
             .context("cannot start the proxy role")?;
-        if let Some(authenticate) = &authenticate {
-            proxy = proxy.with_authenticate(router_service(authenticate.router()));
-        }
-        if let Some(synced) = synced {
-            proxy.add_ready_check("databroker sync", synced);
-        }
+        proxy = match &authenticate {
+            Some(authenticate) => proxy.with_authenticate(router_service(authenticate.router())),
+            // Split mode: the authenticate host goes on to the authenticate replicas.
+            None => proxy.with_authenticate(
+                portcullis_proxy::forward_authenticate(config, &DnsOptions::from_config(config))
+                    .context("cannot forward the authenticate host")?,
+            ),
+        };
+        proxy = proxy.with_health(health);
         let proxy = Arc::new(proxy);
         let listener = listen("proxy", listener, config).await?;
         let shutdown = stopped(stop.clone());
@@ -119,7 +116,7 @@ pub(super) async fn start(
     } else if let Some(authenticate) = &authenticate {
         let tls = portcullis_proxy::server_tls(config).context("cannot load certificates")?;
         let listener = listen("authenticate", listener, config).await?;
-        let service = router_service(authenticate.router());
+        let service = router_service(authenticate.router().merge(crate::health::router(health)));
         let shutdown = stopped(stop.clone());
         tasks.spawn(async move {
             let result = portcullis_proxy::serve_service(listener, tls, service, shutdown).await;

@@ -40,7 +40,10 @@ pub(super) fn serve<B>(
         Some(p) => uri.port_or_known_default() == Some(p),
         None => uri.port().is_none(),
     };
-    if !same_host || !matches!(uri.scheme(), "https" | "http") {
+    let user_info = !uri.username().is_empty() || uri.password().is_some();
+    // Authenticate only hands off to a route's own origin: its scheme, no user info.
+    let same_scheme = uri.scheme() == call.route.route.from.scheme();
+    if !same_host || user_info || !same_scheme {
         tracing::warn!(
             request_id = call.request_id,
             redirect_host = uri.host_str().unwrap_or(""),

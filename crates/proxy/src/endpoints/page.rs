@@ -23,7 +23,9 @@ pub(super) fn html(status: StatusCode, title: &str, content: &str) -> Response<P
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    for (name, value) in portcullis_proto::html::SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     response
 }
 

@@ -168,8 +168,8 @@ async fn read_form(request: Request<Incoming>) -> Result<Vec<u8>, Failure> {
     }
 }
 
-/// Where to land after signing out: `redirect_uri` when it is on this host (absolute, or a
-/// path), else this host's `/`.
+/// Where to land after signing out: `redirect_uri` when it is on this origin (absolute, or a
+/// path), else this origin's `/`.
 fn return_to(call: &Call<'_>, redirect_uri: Option<&str>) -> Url {
     let scheme = crate::pipeline::public_scheme(call.info, call.route);
     let origin = format!("{scheme}://{}/", call.target.authority);
@@ -182,8 +182,15 @@ fn return_to(call: &Call<'_>, redirect_uri: Option<&str>) -> Url {
     } else {
         Url::parse(wanted).ok()
     };
+    // Same origin exactly — scheme, host, port — and no user info (`http://evil%2f@host/`).
     candidate
-        .filter(|u| u.host_str() == home.host_str() && u.port() == home.port())
+        .filter(|u| {
+            u.scheme() == home.scheme()
+                && u.host_str() == home.host_str()
+                && u.port() == home.port()
+                && u.username().is_empty()
+                && u.password().is_none()
+        })
         .unwrap_or(home)
 }
 

@@ -31,11 +31,24 @@ pub fn server_tls(config: &Config) -> Result<Option<Arc<ServerConfig>>, ProxyErr
 /// The listener's TLS configuration and its certificate resolver (for reloads).
 pub(crate) type ListenerTls = (Arc<ServerConfig>, Arc<SniResolver>);
 
+/// The gRPC listener's TLS: `config`'s certificates chosen by SNI as on the proxy's
+/// listener, ALPN `h2` only (whatever `insecure_server` says: `grpc_insecure` decides).
+/// Fails when a certificate or key is unusable, or when there is none.
+pub fn grpc_server_tls(config: &Config) -> Result<Arc<ServerConfig>, ProxyError> {
+    let (mut server, _) = build(config)?;
+    Arc::make_mut(&mut server).alpn_protocols = vec![b"h2".to_vec()];
+    Ok(server)
+}
+
 /// [`server_tls`] with the resolver, so a reload can swap the certificates.
 pub(crate) fn listener_tls(config: &Config) -> Result<Option<ListenerTls>, ProxyError> {
     if config.insecure_server {
         return Ok(None);
     }
+    build(config).map(Some)
+}
+
+fn build(config: &Config) -> Result<ListenerTls, ProxyError> {
     let resolver = Arc::new(SniResolver {
         keys: ArcSwap::from_pointee(certified_keys(&config.certificates)?),
     });
@@ -48,7 +61,7 @@ pub(crate) fn listener_tls(config: &Config) -> Result<Option<ListenerTls>, Proxy
         .with_no_client_auth()
         .with_cert_resolver(Arc::clone(&resolver) as Arc<dyn ResolvesServerCert>);
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some((Arc::new(server), resolver)))
+    Ok((Arc::new(server), resolver))
 }
 
 fn certified_keys(pairs: &[CertificatePair]) -> Result<Vec<Arc<CertifiedKey>>, ProxyError> {

@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use portcullis_config::Route;
 
 use super::connector::TlsConnector;
+use super::counted::Counted;
 use crate::ProxyBody;
 
 /// How long establishing an upstream TCP connection may take.
@@ -29,9 +30,9 @@ pub(crate) struct SharedClients {
 #[derive(Debug, Clone)]
 pub(crate) enum UpstreamClient {
     /// `http://` and `h2c://` upstreams.
-    Plain(Client<HttpConnector, ProxyBody>),
+    Plain(Client<Counted<HttpConnector>, ProxyBody>),
     /// `https://` upstreams of one route.
-    Tls(Client<TlsConnector, ProxyBody>),
+    Tls(Client<Counted<TlsConnector>, ProxyBody>),
 }
 
 // === impl SharedClients ===
@@ -39,7 +40,7 @@ pub(crate) enum UpstreamClient {
 impl SharedClients {
     /// New, empty pools. Call inside a tokio runtime.
     pub(crate) fn new() -> SharedClients {
-        let connector = http_connector(true);
+        let connector = Counted(http_connector(true));
         SharedClients {
             http: UpstreamClient::Plain(builder().build(connector.clone())),
             h2c: UpstreamClient::Plain(builder().http2_only(true).build(connector)),
@@ -71,7 +72,17 @@ pub(super) fn https(route: &Route) -> Result<UpstreamClient, String> {
         ),
     };
     let connector = TlsConnector::new(http_connector(false), config, server_name);
-    Ok(UpstreamClient::Tls(builder().build(connector)))
+    Ok(UpstreamClient::Tls(builder().build(Counted(connector))))
+}
+
+/// An HTTPS client trusting `config`'s roots and verifying `server_name` whatever address
+/// a request's URI names (the authenticate forwarder connects to resolved addresses).
+pub(crate) fn https_for(
+    config: std::sync::Arc<rustls::ClientConfig>,
+    server_name: rustls_pki_types::ServerName<'static>,
+) -> UpstreamClient {
+    let connector = TlsConnector::new(http_connector(false), config, Some(server_name));
+    UpstreamClient::Tls(builder().build(Counted(connector)))
 }
 
 fn http_connector(enforce_http: bool) -> HttpConnector {

@@ -52,6 +52,26 @@ pub(super) fn client_config(route: &Route) -> Result<Arc<ClientConfig>, String> 
     Ok(Arc::new(config))
 }
 
+/// A client configuration trusting the system's roots plus `extra_ca` (PEM), ALPN `h2`
+/// and `http/1.1`: for peers of the cluster (the authenticate replicas).
+pub(crate) fn peer_client_config(extra_ca: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = (*system_roots()).clone();
+    if let Some(pem) = extra_ca {
+        for cert in certificates(pem).map_err(|e| format!("certificate_authority: {e}"))? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("certificate_authority: unusable certificate: {e}"))?;
+        }
+    }
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// Every certificate in `pem`.
 pub(crate) fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(pem)
