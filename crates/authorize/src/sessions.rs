@@ -1,7 +1,7 @@
 //! Who is asking: the session handle's session and user, read from the local replica.
 //!
 //! Records are decoded once per (session version, user version) and cached, so the hot path
-//! costs two replica reads and a version comparison. When the session is not in the replica:
+//! costs two replica version reads (nothing copied) and a version comparison. When the session is not in the replica:
 //!
 //! - the replica has already applied the version the handle was issued at → the session was
 //!   deleted (or expired by TTL): **no session**, decided locally even if the databroker is
@@ -109,6 +109,13 @@ impl Sessions {
 
     /// `None` when the replica does not hold the session.
     fn read_replica(&self, handle: &SessionHandle) -> Option<Lookup> {
+        let session_version = self.replica.version(Session::TYPE, &handle.session_id)?;
+        let user_version = self.replica.version(User::TYPE, &handle.user_id);
+        if let Some(cached) = self.cached(handle, session_version, user_version.unwrap_or(0)) {
+            return Some(Lookup::Found(cached));
+        }
+        // A miss: copy the records out to decode them (they may have moved on meanwhile;
+        // the identity records the versions it was decoded from).
         let session = self.replica.get(Session::TYPE, &handle.session_id)?;
         let user = self.replica.get(User::TYPE, &handle.user_id);
         Some(self.identity(handle, &session, user.as_ref()))
@@ -140,17 +147,34 @@ impl Sessions {
         }
     }
 
-    /// The cached identity for these record versions, decoding on a miss.
+    fn shard(&self, session_id: &str) -> &Mutex<HashMap<String, Arc<Identity>>> {
+        &self.shards[(self.hasher.hash_one(session_id) as usize) % SHARDS]
+    }
+
+    /// The cached identity decoded from exactly these record versions.
+    fn cached(
+        &self,
+        handle: &SessionHandle,
+        session_version: u64,
+        user_version: u64,
+    ) -> Option<Arc<Identity>> {
+        lock(self.shard(&handle.session_id))
+            .get(&handle.session_id)
+            .filter(|cached| {
+                cached.session_version == session_version
+                    && cached.user_version == user_version
+                    && cached.jwt.user_id == handle.user_id
+            })
+            .cloned()
+    }
+
+    /// The cached identity for these records' versions, decoding on a miss.
     fn identity(&self, handle: &SessionHandle, session: &Record, user: Option<&Record>) -> Lookup {
         let user_version = user.map_or(0, |u| u.version);
-        let shard = &self.shards[(self.hasher.hash_one(&handle.session_id) as usize) % SHARDS];
-        if let Some(cached) = lock(shard).get(&handle.session_id)
-            && cached.session_version == session.version
-            && cached.user_version == user_version
-            && cached.jwt.user_id == handle.user_id
-        {
-            return Lookup::Found(Arc::clone(cached));
+        if let Some(cached) = self.cached(handle, session.version, user_version) {
+            return Lookup::Found(cached);
         }
+        let shard = self.shard(&handle.session_id);
         let Some(identity) = decode(handle, session, user) else {
             return Lookup::Missing;
         };

@@ -10,17 +10,23 @@
 //! Reads ([`SyncClient::get`], [`SyncClient::lookup`]) never leave the
 //! process. [`SyncClient::wait_for`] gives read-your-writes: after a `Put`
 //! returned version N, wait until the replica has applied N.
+//!
+//! Memory: the replica holds a live record as an `Entry` keyed by kind and
+//! id: the kind and id are not repeated in it, the type URL is shared by every
+//! record of that type, and nothing else is kept (a live record has no
+//! `deleted_at`). `tests/replica_memory.rs` bounds the bytes per record.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::index::index_fields;
+use crate::index::index_fields_of;
 use crate::storage::sync::{Backoff, error_chain};
-use crate::{Record, Storage, StorageError};
+use crate::{Data, Record, Storage, StorageError};
 
 /// How far a replica has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,9 +53,21 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    records: HashMap<String, HashMap<String, Record>>,
+    /// kind → id → the rest of the record.
+    records: HashMap<String, HashMap<Box<str>, Entry>>,
     /// `(kind, field, value)` → ids.
-    index: HashMap<(String, String, String), BTreeSet<String>>,
+    index: HashMap<IndexKey, BTreeSet<String>>,
+    /// Every type URL seen, shared by the entries.
+    type_urls: HashSet<Arc<str>>,
+}
+
+/// A live record without what its place in [`State::records`] says.
+#[derive(Debug)]
+struct Entry {
+    version: u64,
+    modified_at: SystemTime,
+    type_url: Arc<str>,
+    value: Box<[u8]>,
 }
 
 type IndexKey = (String, String, String);
@@ -86,7 +104,15 @@ impl SyncClient {
     /// The live record `(kind, id)`, if the replica has it.
     pub fn get(&self, kind: &str, id: &str) -> Option<Record> {
         let state = self.shared.read();
-        state.records.get(kind)?.get(id).cloned()
+        let entry = state.records.get(kind)?.get(id)?;
+        Some(entry.record(kind, id))
+    }
+
+    /// The version of the live record `(kind, id)`, if the replica has it:
+    /// a cheap check before [`SyncClient::get`] (copies nothing).
+    pub fn version(&self, kind: &str, id: &str) -> Option<u64> {
+        let state = self.shared.read();
+        Some(state.records.get(kind)?.get(id)?.version)
     }
 
     /// The record's data decoded as `M`; `None` when absent, `Some(Err)` when
@@ -97,8 +123,8 @@ impl SyncClient {
         id: &str,
     ) -> Option<Result<M, prost::DecodeError>> {
         let state = self.shared.read();
-        let record = state.records.get(kind)?.get(id)?;
-        Some(M::decode(record.data.value.as_slice()))
+        let entry = state.records.get(kind)?.get(id)?;
+        Some(M::decode(&*entry.value))
     }
 
     /// Live records of `kind` whose indexed `field` has `value` (see
@@ -111,7 +137,7 @@ impl SyncClient {
         };
         let by_id = state.records.get(kind);
         ids.iter()
-            .filter_map(|id| by_id?.get(id).cloned())
+            .filter_map(|id| Some(by_id?.get(id.as_str())?.record(kind, id)))
             .collect()
     }
 
@@ -163,32 +189,80 @@ impl Shared {
     }
 }
 
-fn index_keys(record: &Record) -> impl Iterator<Item = IndexKey> + '_ {
-    index_fields(&record.data)
-        .into_iter()
-        .map(|(field, value)| (record.kind.clone(), field, value))
-}
-
 impl State {
     fn apply(&mut self, record: Record) {
-        let by_id = self.records.entry(record.kind.clone()).or_default();
-        if let Some(old) = by_id.remove(&record.id) {
-            for key in index_keys(&old) {
+        let Record {
+            kind,
+            id,
+            version,
+            data,
+            modified_at,
+            deleted_at,
+        } = record;
+        if let Some(old) = self
+            .records
+            .get_mut(&kind)
+            .and_then(|by_id| by_id.remove(id.as_str()))
+        {
+            for (field, value) in index_fields_of(&old.type_url, &old.value) {
+                let key = (kind.clone(), field, value);
                 if let Some(ids) = self.index.get_mut(&key) {
-                    ids.remove(&old.id);
+                    ids.remove(&id);
                     if ids.is_empty() {
                         self.index.remove(&key);
                     }
                 }
             }
         }
-        if record.is_deleted() {
+        if deleted_at.is_some() {
+            if self.records.get(&kind).is_some_and(HashMap::is_empty) {
+                self.records.remove(&kind);
+            }
             return;
         }
-        for key in index_keys(&record) {
-            self.index.entry(key).or_default().insert(record.id.clone());
+        for (field, value) in index_fields_of(&data.type_url, &data.value) {
+            let key = (kind.clone(), field, value);
+            self.index.entry(key).or_default().insert(id.clone());
         }
-        by_id.insert(record.id.clone(), record);
+        let entry = Entry {
+            version,
+            modified_at,
+            type_url: intern(&mut self.type_urls, &data.type_url),
+            value: data.value.into_boxed_slice(),
+        };
+        self.records
+            .entry(kind)
+            .or_default()
+            .insert(id.into_boxed_str(), entry);
+    }
+}
+
+/// The shared copy of `s`.
+fn intern(set: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(found) = set.get(s) {
+        return Arc::clone(found);
+    }
+    let new: Arc<str> = Arc::from(s);
+    set.insert(Arc::clone(&new));
+    new
+}
+
+// === impl Entry ===
+
+impl Entry {
+    /// The record this entry holds under `(kind, id)`.
+    fn record(&self, kind: &str, id: &str) -> Record {
+        Record {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            version: self.version,
+            data: Data {
+                type_url: self.type_url.to_string(),
+                value: self.value.to_vec(),
+            },
+            modified_at: self.modified_at,
+            deleted_at: None,
+        }
     }
 }
 

@@ -149,16 +149,25 @@ impl AuthorizeDecision {
         }
     }
 
+    /// True for [`AuthorizeDecision::unavailable`]: no decision was made, so the caller
+    /// answers with its own error page (and request id) rather than a policy denial.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthorizeDecision::Deny(d) if d.status == 503 && d.reasons == [UNAVAILABLE])
+    }
+
     /// A `503`: no decision could be made (authorize or the databroker unreachable).
     pub fn unavailable() -> AuthorizeDecision {
         AuthorizeDecision::Deny(Deny {
             status: 503,
             headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
             body: "503 service unavailable: authorization is not possible right now\n".into(),
-            reasons: vec!["unavailable".into()],
+            reasons: vec![UNAVAILABLE.into()],
         })
     }
 }
+
+/// The one reason of [`AuthorizeDecision::unavailable`].
+const UNAVAILABLE: &str = "unavailable";
 
 // === impl Allow ===
 
@@ -224,6 +233,18 @@ mod tests {
             text.contains("cookie") && !text.contains("secret"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_the_no_decision_deny_is_unavailable() {
+        assert!(AuthorizeDecision::unavailable().is_unavailable());
+        let policy_503 = AuthorizeDecision::Deny(Deny {
+            status: 503,
+            headers: vec![],
+            body: String::new(),
+            reasons: vec!["email-unauthorized".into()],
+        });
+        assert!(!policy_503.is_unavailable());
     }
 
     #[test]

@@ -93,7 +93,7 @@ async fn steps(
         request.headers(),
         info,
     );
-    let mut allow = match authorize(proxy, &check).await {
+    let mut allow = match authorize(proxy, &check).await? {
         Step::Respond(response) => return Ok(response),
         Step::Continue(allow) => allow,
     };
@@ -115,14 +115,18 @@ async fn steps(
     .await
 }
 
-/// Asks the authorizer; a deny is answered as it says.
+/// Asks the authorizer; a deny is answered as it says. No decision at all (authorize
+/// unreachable) is the proxy's own 503 page, with the request id.
 pub(crate) async fn authorize(
     proxy: &Proxy,
     check: &AuthorizeRequest,
-) -> Step<portcullis_proto::Allow> {
+) -> Result<Step<portcullis_proto::Allow>, Failure> {
     match proxy.authorizer.authorize(check).await {
-        AuthorizeDecision::Allow(allow) => Step::Continue(allow),
-        AuthorizeDecision::Deny(deny) => Step::Respond(deny_response(deny)),
+        AuthorizeDecision::Allow(allow) => Ok(Step::Continue(allow)),
+        decision if decision.is_unavailable() => Err(Failure::Unavailable(
+            "no authorization decision could be made".into(),
+        )),
+        AuthorizeDecision::Deny(deny) => Ok(Step::Respond(deny_response(deny))),
     }
 }
 
