@@ -236,6 +236,18 @@ async fn removing_an_endpoint_lets_calls_in_flight_finish() {
     let balanced = portcullis_grpc::connect_balanced(&url(port), &options(&dns)).unwrap();
     // The raw tonic client: no retry that could hide a call cut short.
     let raw = AuthorizationClient::with_interceptor(balanced.channel(), ClientAuth::new(&secret()));
+    // Both endpoints in rotation first (each enters after its health check): fast calls
+    // until each replica has answered one.
+    let fast = envoy::check_request(&request("/"));
+    let started = Instant::now();
+    while replicas[0].served() == 0 || replicas[1].served() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "both endpoints never entered rotation"
+        );
+        raw.clone().check(fast.clone()).await.unwrap();
+    }
+    let base = (replicas[0].served(), replicas[1].served());
     let slow = envoy::check_request(&request("/slow/3000"));
     let calls: Vec<_> = (0..20)
         .map(|_| {
@@ -244,18 +256,17 @@ async fn removing_an_endpoint_lets_calls_in_flight_finish() {
         })
         .collect();
     let started = Instant::now();
-    while replicas[0].served() + replicas[1].served() < 20 {
+    while replicas[0].served() + replicas[1].served() < base.0 + base.1 + 20 {
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "slow calls did not start"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let in_flight_on_b = replicas[1].served();
+    let in_flight_on_b = replicas[1].served() - base.1;
     assert!(in_flight_on_b > 0, "no slow call landed on 127.0.0.3");
 
     dns.set(&records(&[a()])).unwrap();
-    let fast = envoy::check_request(&request("/"));
     let removed = Instant::now();
     let mut quiet = 0;
     while quiet < 30 {

@@ -183,9 +183,11 @@ async fn nginx_auth_request_allows_redirects_and_forbids_as_nginx_users_expect()
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 
     // The login callback passes through nginx to portcullis, which sets the cookie.
+    // The route is `https://` (a TLS terminator in front of nginx); the handoff names the
+    // route's own origin, as authenticate makes it.
     let handoff = Handoff {
         token: alice.token.clone(),
-        redirect_uri: Url::parse("http://app.example.com/dash").unwrap(),
+        redirect_uri: Url::parse("https://app.example.com/dash").unwrap(),
     };
     let callback = HandoffCodec::new(&SHARED_SECRET).callback_url(&handoff, SystemTime::now());
     let path = format!("{}?{}", callback.path(), callback.query().unwrap());
@@ -193,7 +195,7 @@ async fn nginx_auth_request_allows_redirects_and_forbids_as_nginx_users_expect()
     assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text());
     assert_eq!(
         reply.header("location"),
-        Some("http://app.example.com/dash")
+        Some("https://app.example.com/dash")
     );
     assert!(reply.set_cookies()[0].starts_with(&format!("_portcullis={}", alice.token)));
 

@@ -18,11 +18,13 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The headers every page portcullis itself writes carries: no MIME sniffing, no framing
-/// (click-jacking), no referrer leaking the URL. One list, so every role sends the same.
+/// (click-jacking), no referrer leaking the URL to other sites. One list, so every role sends the same.
 pub const SECURITY_HEADERS: [(&str, &str); 3] = [
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
+    // Not `no-referrer`: under it browsers send `Origin: null` with same-origin form posts,
+    // and the sign-out forms check `Origin`. `same-origin` still sends nothing to other sites.
+    ("referrer-policy", "same-origin"),
 ];
 
 /// What an error page says.
