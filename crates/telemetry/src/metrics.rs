@@ -112,133 +112,107 @@ impl Metrics {
             build_info: Family::default(),
             registry: Registry::default(),
         };
-        let help = [
-            (
-                "http_requests",
-                "Proxied requests by route and status class.",
-            ),
-            (
-                "http_request_duration_seconds",
-                "Time to the response head, by route and status class.",
-            ),
-            (
-                "upstream_errors",
-                "Upstream failures by route and kind (connect, timeout, protocol).",
-            ),
-            (
-                "upstream_connections_opened",
-                "Upstream connections opened, by upstream.",
-            ),
-            (
-                "upstream_connections_open",
-                "Upstream connections open now (pooled or busy), by upstream.",
-            ),
-            (
-                "authorize_decisions",
-                "Authorize decisions by result and status.",
-            ),
-            (
-                "authorize_decision_reasons",
-                "Reasons given by authorize decisions, by result.",
-            ),
-            (
-                "authorize_duration_seconds",
-                "Time to decide one authorize request, by result.",
-            ),
-            (
-                "grpc_server_calls",
-                "gRPC calls served, by method and status code.",
-            ),
-            (
-                "grpc_server_duration_seconds",
-                "gRPC calls served: time to the end of the call, by method.",
-            ),
-            (
-                "grpc_client_calls",
-                "gRPC calls made to other roles, by method and status code.",
-            ),
-            (
-                "grpc_client_duration_seconds",
-                "gRPC calls made: time to the answer, by method.",
-            ),
-            (
-                "databroker_operations",
-                "Databroker storage operations by backend, operation and result.",
-            ),
-            (
-                "databroker_operation_duration_seconds",
-                "Databroker storage operation latency by backend and operation.",
-            ),
-            (
-                "databroker_sync_lag_versions",
-                "Record versions the local replica was behind the databroker when last checked.",
-            ),
-            (
-                "databroker_sync_reconnects",
-                "Times the local replica's sync stream was re-established.",
-            ),
-            ("config_reloads", "Configuration reloads by result."),
-            (
-                "config_last_reload_success_timestamp_seconds",
-                "When the running configuration was loaded (Unix time).",
-            ),
-            ("session_refreshes", "Session token refreshes by result."),
-            ("build_info", "The running build (value is always 1)."),
-        ];
-        let h = |name: &str| help.iter().find(|(n, _)| *n == name).map_or("", |(_, h)| h);
-        r.register("http_requests", h("http_requests"), m.http_requests.clone());
-        let name = "http_request_duration_seconds";
-        r.register(name, h(name), m.http_duration.clone());
+        // Name, help, metric: the exposition adds the `portcullis_` prefix (and `_total`).
+        r.register(
+            "http_requests",
+            "Proxied requests by route and status class.",
+            m.http_requests.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "Time to the response head, by route and status class.",
+            m.http_duration.clone(),
+        );
         r.register(
             "upstream_errors",
-            h("upstream_errors"),
+            "Upstream failures by route and kind (connect, timeout, protocol).",
             m.upstream_errors.clone(),
         );
-        let name = "upstream_connections_opened";
-        r.register(name, h(name), m.upstream_connections_opened.clone());
-        let name = "upstream_connections_open";
-        r.register(name, h(name), m.upstream_connections_open.clone());
-        let name = "authorize_decisions";
-        r.register(name, h(name), m.authorize_decisions.clone());
-        let name = "authorize_decision_reasons";
-        r.register(name, h(name), m.authorize_reasons.clone());
-        let name = "authorize_duration_seconds";
-        r.register(name, h(name), m.authorize_duration.clone());
+        r.register(
+            "upstream_connections_opened",
+            "Upstream connections opened, by upstream.",
+            m.upstream_connections_opened.clone(),
+        );
+        r.register(
+            "upstream_connections_open",
+            "Upstream connections open now (pooled or busy), by upstream.",
+            m.upstream_connections_open.clone(),
+        );
+        r.register(
+            "authorize_decisions",
+            "Authorize decisions by result and status.",
+            m.authorize_decisions.clone(),
+        );
+        r.register(
+            "authorize_decision_reasons",
+            "Reasons given by authorize decisions, by result.",
+            m.authorize_reasons.clone(),
+        );
+        r.register(
+            "authorize_duration_seconds",
+            "Time to decide one authorize request, by result.",
+            m.authorize_duration.clone(),
+        );
         r.register(
             "grpc_server_calls",
-            h("grpc_server_calls"),
+            "gRPC calls served, by method and status code.",
             m.grpc_server_calls.clone(),
         );
-        let name = "grpc_server_duration_seconds";
-        r.register(name, h(name), m.grpc_server_duration.clone());
+        r.register(
+            "grpc_server_duration_seconds",
+            "gRPC calls served: time to the end of the call, by method.",
+            m.grpc_server_duration.clone(),
+        );
         r.register(
             "grpc_client_calls",
-            h("grpc_client_calls"),
+            "gRPC calls made to other roles, by method and status code.",
             m.grpc_client_calls.clone(),
         );
-        let name = "grpc_client_duration_seconds";
-        r.register(name, h(name), m.grpc_client_duration.clone());
-        let name = "databroker_operations";
-        r.register(name, h(name), m.databroker_operations.clone());
-        let name = "databroker_operation_duration_seconds";
-        r.register(name, h(name), m.databroker_duration.clone());
-        let name = "databroker_sync_lag_versions";
-        r.register(name, h(name), m.sync_lag.clone());
-        let name = "databroker_sync_reconnects";
-        r.register(name, h(name), m.sync_reconnects.clone());
+        r.register(
+            "grpc_client_duration_seconds",
+            "gRPC calls made: time to the answer, by method.",
+            m.grpc_client_duration.clone(),
+        );
+        r.register(
+            "databroker_operations",
+            "Databroker storage operations by backend, operation and result.",
+            m.databroker_operations.clone(),
+        );
+        r.register(
+            "databroker_operation_duration_seconds",
+            "Databroker storage operation latency by backend and operation.",
+            m.databroker_duration.clone(),
+        );
+        r.register(
+            "databroker_sync_lag_versions",
+            "Record versions the local replica was behind the databroker when last checked.",
+            m.sync_lag.clone(),
+        );
+        r.register(
+            "databroker_sync_reconnects",
+            "Times the local replica's sync stream was re-established.",
+            m.sync_reconnects.clone(),
+        );
         r.register(
             "config_reloads",
-            h("config_reloads"),
+            "Configuration reloads by result.",
             m.config_reloads.clone(),
         );
-        let name = "config_last_reload_success_timestamp_seconds";
-        r.register(name, h(name), m.config_last_success.clone());
+        r.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the running configuration was loaded (Unix time).",
+            m.config_last_success.clone(),
+        );
         r.register(
             "session_refreshes",
-            h("session_refreshes"),
+            "Session token refreshes by result.",
             m.session_refreshes.clone(),
         );
-        r.register("build_info", h("build_info"), m.build_info.clone());
+        r.register(
+            "build_info",
+            "The running build (value is always 1).",
+            m.build_info.clone(),
+        );
         Metrics { registry: r, ..m }
     }
 
