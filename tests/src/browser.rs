@@ -23,6 +23,22 @@ pub enum Step {
     Snapshot(String),
 }
 
+/// Opens `start`, signs in as `alice` on the OpenID provider's login form (node
+/// `oidc-provider`'s development interaction: any password), consents, and waits until the
+/// browser is back at `start`.
+pub fn login_steps(start: &str) -> Vec<Step> {
+    vec![
+        Step::Goto(start.into()),
+        Step::WaitUrl("/interaction/".into()),
+        Step::Fill("input[name=login]".into(), "alice".into()),
+        Step::Fill("input[name=password]".into(), "any".into()),
+        Step::Click("button[type=submit]".into()),
+        Step::WaitUrl("/interaction/".into()),
+        Step::Click("button[type=submit]".into()),
+        Step::WaitUrl(start.into()),
+    ]
+}
+
 /// What the browser saw at a [`Step::Snapshot`].
 #[derive(Debug, Clone)]
 pub struct Snapshot {

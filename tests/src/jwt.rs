@@ -31,3 +31,23 @@ pub fn pyjwt_verify(jwks: &str, jwt: &str, audience: &str) -> Result<serde_json:
         Err(stderr)
     }
 }
+
+/// The request the upstream received for `path` and the verified claims of the identity JWT
+/// it carried (`{alg, claims}`, checked against `jwks` for `audience`); panics when either is
+/// missing or the JWT does not verify.
+pub fn forwarded_identity(
+    received: Vec<crate::upstream::Received>,
+    path: &str,
+    jwks: &str,
+    audience: &str,
+) -> (crate::upstream::Received, serde_json::Value) {
+    let forwarded = received
+        .into_iter()
+        .find(|r| r.path == path)
+        .unwrap_or_else(|| panic!("the upstream got no request for {path}"));
+    let jwt = forwarded
+        .header("x-portcullis-jwt-assertion")
+        .expect("an identity JWT");
+    let verified = pyjwt_verify(jwks, jwt, audience).expect("the JWT verifies");
+    (forwarded, verified)
+}

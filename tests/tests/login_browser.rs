@@ -11,7 +11,7 @@ use portcullis_databroker::{Query, Storage as _};
 use portcullis_grpc::SharedSecret;
 use portcullis_proto::Session;
 use portcullis_testing::browser::{self, Step};
-use portcullis_testing::jwt::pyjwt_verify;
+use portcullis_testing::jwt::forwarded_identity;
 use portcullis_testing::oidc::{Client, OidcProvider, Settings};
 use portcullis_testing::process::Portcullis;
 use portcullis_testing::upstream::EchoUpstream;
@@ -136,24 +136,11 @@ fn secret() -> [u8; 32] {
         .unwrap()
 }
 
-fn login_steps(start: &str) -> Vec<Step> {
-    vec![
-        Step::Goto(start.into()),
-        Step::WaitUrl("/interaction/".into()),
-        Step::Fill("input[name=login]".into(), "alice".into()),
-        Step::Fill("input[name=password]".into(), "any".into()),
-        Step::Click("button[type=submit]".into()),
-        Step::WaitUrl("/interaction/".into()),
-        Step::Click("button[type=submit]".into()),
-        Step::WaitUrl(start.into()),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_logs_in_through_the_idp_reaches_the_upstream_and_signs_out() {
     let cluster = cluster(Duration::from_secs(10)).await;
     let start = "https://app.localhost/hello?x=1";
-    let mut steps = login_steps(start);
+    let mut steps = browser::login_steps(start);
     steps.extend([
         Step::Snapshot("app".into()),
         Step::Goto("https://admin.localhost/".into()),
@@ -181,17 +168,13 @@ async fn a_browser_logs_in_through_the_idp_reaches_the_upstream_and_signs_out() 
     assert_eq!(app.url, start);
     assert_eq!(app.status, Some(200));
     assert!(app.text.contains("\"upstream\":\"app\""), "{}", app.text);
-    let forwarded = cluster
-        .upstream
-        .received()
-        .into_iter()
-        .find(|r| r.path == "/hello?x=1")
-        .expect("the upstream got the original request");
-    let jwt = forwarded
-        .header("x-portcullis-jwt-assertion")
-        .expect("an identity JWT");
     let jwks = journey.snapshot("jwks").unwrap().text;
-    let verified = pyjwt_verify(&jwks, jwt, "app.localhost").expect("the JWT verifies");
+    let (forwarded, verified) = forwarded_identity(
+        cluster.upstream.received(),
+        "/hello?x=1",
+        &jwks,
+        "app.localhost",
+    );
     assert_eq!(verified["claims"]["email"], "alice@example.com");
     assert_eq!(verified["claims"]["groups"], serde_json::json!(["staff"]));
     assert!(
@@ -261,7 +244,7 @@ async fn a_browser_logs_in_through_the_idp_reaches_the_upstream_and_signs_out() 
 async fn the_refresh_manager_refreshes_a_short_lived_access_token() {
     let cluster = cluster(Duration::from_secs(5)).await;
     let start = "https://app.localhost/";
-    let mut steps = login_steps(start);
+    let mut steps = browser::login_steps(start);
     steps.push(Step::Snapshot("app".into()));
     tokio::task::block_in_place(|| browser::run(&steps, &cluster.resolver_rules()))
         .expect("the browser journey completes");

@@ -93,21 +93,14 @@ routes:
         portcullis.address("proxy").port()
     );
     let start = "https://app.localhost/hello?x=1";
-    let steps = vec![
-        Step::Goto(start.into()),
-        Step::WaitUrl("/interaction/".into()),
-        Step::Fill("input[name=login]".into(), "alice".into()),
-        Step::Fill("input[name=password]".into(), "any".into()),
-        Step::Click("button[type=submit]".into()),
-        Step::WaitUrl("/interaction/".into()),
-        Step::Click("button[type=submit]".into()),
-        Step::WaitUrl(start.into()),
+    let mut steps = browser::login_steps(start);
+    steps.extend([
         Step::Snapshot("app".into()),
         Step::Goto("https://admin.localhost/".into()),
         Step::Snapshot("admin".into()),
         Step::Goto("https://app.localhost/.portcullis/".into()),
         Step::Snapshot("user_page".into()),
-    ];
+    ]);
     let journey = tokio::task::block_in_place(|| browser::run(&steps, &rules))
         .expect("the browser journey completes");
     let app = journey.snapshot("app").unwrap();

@@ -17,7 +17,7 @@ use portcullis_databroker::{Query, Storage as _};
 use portcullis_proto::Session;
 use portcullis_testing::browser::{self, Step};
 use portcullis_testing::cluster::{Cluster, Spec};
-use portcullis_testing::jwt::pyjwt_verify;
+use portcullis_testing::jwt::forwarded_identity;
 use portcullis_testing::oidc::{Client, OidcProvider};
 use portcullis_testing::tls;
 use portcullis_testing::upstream::EchoUpstream;
@@ -68,19 +68,12 @@ async fn a_browser_logs_in_through_the_split_cluster() {
     .await;
 
     let start = "https://app.localhost/hello?x=1";
-    let steps = [
-        Step::Goto(start.into()),
-        Step::WaitUrl("/interaction/".into()),
-        Step::Fill("input[name=login]".into(), "alice".into()),
-        Step::Fill("input[name=password]".into(), "any".into()),
-        Step::Click("button[type=submit]".into()),
-        Step::WaitUrl("/interaction/".into()),
-        Step::Click("button[type=submit]".into()),
-        Step::WaitUrl(start.into()),
+    let mut steps = browser::login_steps(start);
+    steps.extend([
         Step::Snapshot("app".into()),
         Step::Goto("https://app.localhost/.well-known/portcullis/jwks.json".into()),
         Step::Snapshot("jwks".into()),
-    ];
+    ]);
     let rules = resolver_rules(&cluster);
     let journey = tokio::task::block_in_place(|| browser::run(&steps, &rules))
         .expect("the browser journey completes");
@@ -90,16 +83,9 @@ async fn a_browser_logs_in_through_the_split_cluster() {
     assert_eq!(app.status, Some(200));
     assert!(app.text.contains("\"upstream\":\"app\""), "{}", app.text);
     assert!(app.cookie("_portcullis", "app.localhost").is_some());
-    let forwarded = upstream
-        .received()
-        .into_iter()
-        .find(|r| r.path == "/hello?x=1")
-        .expect("the upstream got the original request");
-    let jwt = forwarded
-        .header("x-portcullis-jwt-assertion")
-        .expect("an identity JWT");
     let jwks = journey.snapshot("jwks").unwrap().text;
-    let verified = pyjwt_verify(&jwks, jwt, "app.localhost").expect("the JWT verifies");
+    let (_, verified) =
+        forwarded_identity(upstream.received(), "/hello?x=1", &jwks, "app.localhost");
     assert_eq!(verified["claims"]["email"], "alice@example.com");
     assert_eq!(verified["claims"]["groups"], serde_json::json!(["staff"]));
 

@@ -25,11 +25,8 @@ async fn sync_streams_move_to_the_databroker_replica_left() {
     })
     .await;
     let databroker = cluster.databroker_client().unwrap();
-    let ann = cluster
-        .login(&databroker, "ann", "ann@example.com", &["staff"])
-        .await;
-    let options = support::load_options(&cluster, "app", &ann, 100.0);
-    support::wait_status(&options, 200, Duration::from_secs(10)).await;
+    let (_, options) =
+        support::signed_in(&cluster, &databroker, "ann", &["staff"], "app", 100.0).await;
     let load = Load::start(options);
 
     for (n, event) in [(0, "SIGTERM"), (1, "SIGKILL")] {

@@ -30,11 +30,8 @@ async fn authorize_replicas_are_killed_added_and_stopped_under_load() {
     })
     .await;
     let databroker = cluster.databroker_client().unwrap();
-    let cookie = cluster
-        .login(&databroker, "ann", "ann@example.com", &["staff"])
-        .await;
-    let options = support::load_options(&cluster, "app", &cookie, RATE);
-    support::wait_status(&options, 200, Duration::from_secs(10)).await;
+    let (_, options) =
+        support::signed_in(&cluster, &databroker, "ann", &["staff"], "app", RATE).await;
 
     let load = Load::start(options);
     wait::until(Duration::from_secs(10), "both replicas to decide", || {

@@ -42,16 +42,10 @@ async fn postgres_restart_loses_no_write_and_logged_in_users_stay_served() {
     })
     .await;
     let databroker = cluster.databroker_client().unwrap();
-    let ann = cluster
-        .login(&databroker, "ann", "ann@example.com", &["staff"])
-        .await;
-    let carol = cluster
-        .login(&databroker, "carol", "carol@example.com", &[])
-        .await;
-    let options = support::load_options(&cluster, "app", &ann, RATE);
-    support::wait_status(&options, 200, Duration::from_secs(10)).await;
-    let carol_options = support::load_options(&cluster, "app", &carol, 1.0);
-    support::wait_status(&carol_options, 200, Duration::from_secs(10)).await;
+    let (_, options) =
+        support::signed_in(&cluster, &databroker, "ann", &["staff"], "app", RATE).await;
+    let (_, carol_options) =
+        support::signed_in(&cluster, &databroker, "carol", &[], "app", 1.0).await;
     let load = Load::start(options.clone());
 
     // A writer puts one session record at a time and keeps those acknowledged.

@@ -25,11 +25,8 @@ async fn the_proxy_drains_in_flight_requests_and_exits_promptly() {
     })
     .await;
     let databroker = cluster.databroker_client().unwrap();
-    let ann = cluster
-        .login(&databroker, "ann", "ann@example.com", &["staff"])
-        .await;
-    let options = support::load_options(&cluster, "app", &ann, 100.0);
-    support::wait_status(&options, 200, Duration::from_secs(10)).await;
+    let (ann, options) =
+        support::signed_in(&cluster, &databroker, "ann", &["staff"], "app", 100.0).await;
     let load = Load::start(options);
     let started = Instant::now();
     load.wait_for_successes(100, started, Duration::from_secs(10))

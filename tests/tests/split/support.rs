@@ -46,6 +46,25 @@ pub fn load_options(cluster: &Cluster, host: &str, cookie: &str, rate: f64) -> L
     .header("cookie", cookie)
 }
 
+/// Signs `name` (`<name>@example.com`, group `staff` unless `groups` says otherwise) in
+/// through `databroker` and waits until the route `host` lets the cookie through; returns
+/// the cookie and the load options for it at `rate`.
+pub async fn signed_in(
+    cluster: &Cluster,
+    databroker: &portcullis_databroker::Client,
+    name: &str,
+    groups: &[&str],
+    host: &str,
+    rate: f64,
+) -> (String, LoadOptions) {
+    let cookie = cluster
+        .login(databroker, name, &format!("{name}@example.com"), groups)
+        .await;
+    let options = load_options(cluster, host, &cookie, rate);
+    wait_status(&options, 200, Duration::from_secs(10)).await;
+    (cookie, options)
+}
+
 /// Waits (at most `timeout`) until one request with `options` answers `status`.
 pub async fn wait_status(options: &LoadOptions, status: u16, timeout: Duration) {
     let last = std::sync::Mutex::new(Err(String::from("nothing sent")));
